@@ -1,0 +1,80 @@
+"""The HTTP API: validates requests and forwards them to the database, the
+event bus and Temporal. Business rules live in `shared`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.routers import appointments, automations, contacts, enrollments, events, health
+from shared import db
+from shared.contacts import Conflict, NotFound
+from shared.definition import DefinitionError
+from shared.eventbus import EventBus
+from shared.settings import settings
+from shared.temporal import connect
+
+log = logging.getLogger("goalflow.api")
+
+
+def create_app(engine: Engine | None = None, client: Client | None = None,
+               task_queue: str | None = None) -> FastAPI:  # fmt: skip
+    """The app; tests pass their own engine, client and task queue."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = engine or db.engine()
+        app.state.client = client or await connect()
+        app.state.task_queue = task_queue or settings().task_queue
+        app.state.bus = EventBus(app.state.engine, app.state.client)
+        # Deliver what a crash between storing and signalling left behind.
+        count = await app.state.bus.redeliver_pending()
+        if count:
+            log.info("redelivered %d events left undelivered", count)
+        yield
+
+    app = FastAPI(
+        title="goalflow",
+        summary="Marketing automations with goals, run as Temporal workflows",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    for module in (health, contacts, automations, enrollments, events, appointments):
+        app.include_router(module.router)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(DefinitionError)
+    async def bad_definition(_: Request, error: DefinitionError) -> JSONResponse:
+        detail: list[dict[str, Any]] = [
+            {"loc": ["body", *p.loc], "msg": p.msg, "type": p.type} for p in error.problems
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(RPCError)
+    async def temporal_down(_: Request, error: RPCError) -> JSONResponse:
+        log.warning("Temporal call failed: %s", error)
+        return JSONResponse({"detail": f"Temporal unavailable: {error.message}"}, status_code=503)
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_: Request, error: OperationalError) -> JSONResponse:
+        log.warning("database call failed: %s", error)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,50 @@
+"""What routes need from the running app: the database, Temporal, the event bus."""
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio.client import Client
+
+from shared.eventbus import EventBus
+
+T = TypeVar("T")
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_client(request: Request) -> Client:
+    return request.app.state.client
+
+
+def get_bus(request: Request) -> EventBus:
+    return request.app.state.bus
+
+
+def get_task_queue(request: Request) -> str:
+    return request.app.state.task_queue
+
+
+class Db:
+    """Runs database work off the event loop, one session per call."""
+
+    def __init__(self, engine: Annotated[Engine, Depends(get_engine)]):
+        self.engine = engine
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with Session(self.engine, expire_on_commit=False) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+
+DbDep = Annotated[Db, Depends()]
+ClientDep = Annotated[Client, Depends(get_client)]
+BusDep = Annotated[EventBus, Depends(get_bus)]
+TaskQueueDep = Annotated[str, Depends(get_task_queue)]

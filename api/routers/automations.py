@@ -1,0 +1,134 @@
+from typing import Any
+
+from fastapi import APIRouter, Body, status
+from sqlmodel import Session, col, select
+
+from api.deps import DbDep
+from shared.contacts import Conflict, NotFound
+from shared.db import AutomationRow, AutomationVersion, utcnow
+from shared.definition import DefinitionError, Problem, parse_definition
+from shared.ids import new_id
+
+router = APIRouter(prefix="/automations", tags=["automations"])
+
+EXAMPLE = {
+    "name": "Nurture until purchase",
+    "reentry": "after_exit",
+    "steps": [
+        {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "..."},
+        {"id": "pause", "type": "wait", "duration": "P3D"},
+        {"id": "purchased", "type": "goal", "criteria": [{"type": "tag.added", "tag": "product purchased"}],
+         "if_unmet": "wait", "timeout": "P30D", "on_timeout": "end"},
+        {"id": "thanks", "type": "add_tag", "tag": "customer"},
+    ],
+}  # fmt: skip
+
+
+def _out(row: AutomationRow, version: AutomationVersion) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "version": version.version,
+        "latest_version": row.latest_version,
+        "archived": row.archived,
+        "created_at": version.created_at,
+        **version.definition,
+    }
+
+
+def _validated(raw: dict[str, Any]) -> dict[str, Any]:
+    """The definition as saved: validated, with durations in canonical form."""
+    return parse_definition(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, AutomationVersion]:
+    row = session.get(AutomationRow, automation_id)
+    if row is None:
+        raise NotFound("automation", automation_id)
+    version = session.get(AutomationVersion, (automation_id, row.latest_version))
+    assert version is not None
+    return row, version
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_automation(db: DbDep, body: dict[str, Any] = Body(examples=[EXAMPLE])) -> dict[str, Any]:
+    """Save a definition as version 1. `id` is optional (generated when absent)."""
+    raw = dict(body)
+    automation_id = raw.pop("id", None) or new_id("au")
+    if not isinstance(automation_id, str) or not automation_id.replace("-", "").replace("_", "").isalnum():
+        raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
+    definition = _validated(raw)
+
+    def save(session: Session) -> dict[str, Any]:
+        if session.get(AutomationRow, automation_id) is not None:
+            raise Conflict(f"automation '{automation_id}' exists; PUT /automations/{automation_id} "
+                           "publishes a new version")  # fmt: skip
+        now = utcnow()
+        row = AutomationRow(id=automation_id, latest_version=1, created_at=now)
+        version = AutomationVersion(automation_id=automation_id, version=1, definition=definition,
+                                    created_at=now)  # fmt: skip
+        session.add(row)
+        session.flush()
+        session.add(version)
+        session.commit()
+        return _out(row, version)
+
+    return await db(save)
+
+
+@router.put("/{automation_id}")
+async def publish_version(automation_id: str, db: DbDep, body: dict[str, Any] = Body(examples=[EXAMPLE])) -> dict[str, Any]:
+    """Publish the next version. Running enrollments stay on theirs."""
+    raw = {k: v for k, v in body.items() if k != "id"}
+    definition = _validated(raw)
+
+    def save(session: Session) -> dict[str, Any]:
+        row, _ = _latest(session, automation_id)
+        row.latest_version += 1
+        version = AutomationVersion(automation_id=automation_id, version=row.latest_version,
+                                    definition=definition, created_at=utcnow())  # fmt: skip
+        session.add(row)
+        session.add(version)
+        session.commit()
+        return _out(row, version)
+
+    return await db(save)
+
+
+@router.get("")
+async def list_automations(db: DbDep) -> list[dict[str, Any]]:
+    def rows(session: Session) -> list[dict[str, Any]]:
+        found = session.exec(select(AutomationRow).order_by(col(AutomationRow.created_at)))
+        return [_out(*_latest(session, r.id)) for r in found]
+
+    return await db(rows)
+
+
+@router.get("/{automation_id}")
+async def get_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
+    return await db(lambda s: _out(*_latest(s, automation_id)))
+
+
+@router.get("/{automation_id}/versions/{version}")
+async def get_version(automation_id: str, version: int, db: DbDep) -> dict[str, Any]:
+    def one(session: Session) -> dict[str, Any]:
+        row, _ = _latest(session, automation_id)
+        found = session.get(AutomationVersion, (automation_id, version))
+        if found is None:
+            raise NotFound("version", f"{automation_id}/{version}")
+        return _out(row, found)
+
+    return await db(one)
+
+
+@router.delete("/{automation_id}")
+async def archive_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
+    """Archive: no new enrollments; running ones finish on their version."""
+
+    def archive(session: Session) -> dict[str, Any]:
+        row, version = _latest(session, automation_id)
+        row.archived = True
+        session.add(row)
+        session.commit()
+        return _out(row, version)
+
+    return await db(archive)

@@ -1,0 +1,83 @@
+from typing import Any
+
+from fastapi import APIRouter, status
+from sqlmodel import Session, col, select
+
+from api.deps import BusDep, DbDep
+from api.schemas import ContactFields, ContactIn, TagIn
+from shared import contacts, enrollments
+from shared.db import Contact, Message
+from shared.events import Event
+from shared.ids import new_id
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+
+def _out(contact: Contact) -> dict[str, Any]:
+    return contact.model_dump()
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_contact(body: ContactIn, db: DbDep) -> dict[str, Any]:
+    fields = body.model_dump(exclude_none=True)
+    fields.setdefault("id", new_id("ct"))
+
+    def create(session: Session) -> Contact:
+        contact = contacts.create_contact(session, fields)
+        session.commit()
+        return contact
+
+    return _out(await db(create))
+
+
+@router.get("/{contact_id}")
+async def get_contact(contact_id: str, db: DbDep) -> dict[str, Any]:
+    return _out(await db(lambda s: contacts.get_contact(s, contact_id)))
+
+
+@router.patch("/{contact_id}")
+async def update_contact(contact_id: str, body: ContactFields, bus: BusDep, db: DbDep) -> dict[str, Any]:
+    await bus.commit_and_deliver(
+        lambda s: contacts.update_contact(s, contact_id, body.model_dump(exclude_unset=True))
+    )
+    return await get_contact(contact_id, db)
+
+
+async def _change_tag(contact_id: str, tag: str, add: bool, bus: BusDep, db: DbDep) -> dict[str, Any]:
+    def change(session: Session) -> list[Event]:
+        tags = {tag}
+        return contacts.change_tags(
+            session, contact_id, add=tags if add else set(), remove=set() if add else tags
+        )
+
+    events = await bus.commit_and_deliver(change)
+    contact = await db(lambda s: contacts.get_contact(s, contact_id))
+    return {"contact_id": contact_id, "tags": contact.tags, "event_id": events[0].id if events else None}
+
+
+@router.post("/{contact_id}/tags")
+async def add_tag(contact_id: str, body: TagIn, bus: BusDep, db: DbDep) -> dict[str, Any]:
+    """Add a tag. A real change is a `tag.added` event; `event_id` is null when
+    the contact already had the tag."""
+    return await _change_tag(contact_id, body.tag, True, bus, db)
+
+
+@router.delete("/{contact_id}/tags/{tag}")
+async def remove_tag(contact_id: str, tag: str, bus: BusDep, db: DbDep) -> dict[str, Any]:
+    return await _change_tag(contact_id, tag, False, bus, db)
+
+
+@router.get("/{contact_id}/enrollments")
+async def contact_enrollments(contact_id: str, db: DbDep) -> list[dict[str, Any]]:
+    rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
+    return [enrollments.summary(r) for r in rows]
+
+
+@router.get("/{contact_id}/messages")
+async def contact_messages(contact_id: str, db: DbDep) -> list[dict[str, Any]]:
+    def messages(session: Session) -> list[Message]:
+        contacts.get_contact(session, contact_id)
+        query = select(Message).where(Message.contact_id == contact_id)
+        return list(session.exec(query.order_by(col(Message.created_at))))
+
+    return [m.model_dump(exclude={"idempotency_key"}) for m in await db(messages)]

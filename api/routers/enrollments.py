@@ -1,0 +1,97 @@
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import ClientDep, DbDep, TaskQueueDep
+from api.schemas import EnrollIn
+from shared import enrollments
+from shared.contacts import Conflict
+from shared.contracts import (
+    AUTOMATION_ID,
+    AUTOMATION_VERSION,
+    CONTACT_ID,
+    CURRENT_STEP,
+    GOALS_MET,
+    REMOVE_UPDATE,
+    STATE_QUERY,
+    WORKFLOW_NAME,
+    EnrollmentInput,
+    EnrollmentView,
+    RegisterInput,
+)
+from shared.db import utcnow
+
+router = APIRouter(tags=["enrollments"])
+
+
+@router.post("/automations/{automation_id}/enrollments", status_code=status.HTTP_201_CREATED)
+async def enroll(
+    automation_id: str, body: EnrollIn, db: DbDep, client: ClientDep, task_queue: TaskQueueDep
+) -> dict[str, Any]:
+    """Enroll a contact in the automation's latest version. 409 when it is
+    already running there, or was enrolled before and re-entry is `never`."""
+    entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
+    register = RegisterInput(
+        enrollment_id=entry.enrollment_id, automation_id=automation_id, version=entry.version,
+        contact_id=entry.contact_id, seq=entry.seq, enrolled_at=utcnow(),
+    )  # fmt: skip
+    try:
+        await client.start_workflow(
+            WORKFLOW_NAME,
+            EnrollmentInput(**register.model_dump(), automation=entry.automation),
+            id=entry.enrollment_id,
+            task_queue=task_queue,
+            # The id is unique forever: this is what refuses a concurrent second entry.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes([
+                AUTOMATION_ID.value_set(automation_id),
+                AUTOMATION_VERSION.value_set(entry.version),
+                CONTACT_ID.value_set(entry.contact_id),
+                CURRENT_STEP.value_set(entry.automation.steps[0].id),
+                GOALS_MET.value_set([]),
+            ]),
+            static_summary=f"{entry.automation.name} v{entry.version} · contact {entry.contact_id}",
+        )  # fmt: skip
+    except WorkflowAlreadyStartedError:
+        raise Conflict(
+            f"contact '{body.contact_id}' is already being enrolled in automation '{automation_id}'"
+        ) from None
+
+    def save(session: Any) -> None:
+        enrollments.record(session, register)
+
+    # The row is committed before we answer: events posted after this reach it.
+    await db(save)
+    return {
+        "enrollment_id": entry.enrollment_id,
+        "automation_id": automation_id,
+        "version": entry.version,
+        "contact_id": entry.contact_id,
+        "status": "running",
+    }
+
+
+@router.get("/enrollments/{enrollment_id}")
+async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
+    row = await db(lambda s: enrollments.get_row(s, enrollment_id))
+    if row.status != "running" and row.final_state:
+        return EnrollmentView.model_validate(row.final_state)
+    try:
+        return await client.get_workflow_handle(enrollment_id).query(STATE_QUERY, result_type=EnrollmentView)
+    except (RPCError, WorkflowQueryFailedError) as error:
+        raise HTTPException(503, f"enrollment state unavailable: Temporal did not answer ({error})") from None
+
+
+@router.delete("/enrollments/{enrollment_id}")
+async def remove_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
+    """Remove the contact from the automation at once (status `removed`)."""
+    row = await db(lambda s: enrollments.get_row(s, enrollment_id))
+    if row.status != "running" and row.final_state:
+        return EnrollmentView.model_validate(row.final_state)
+    handle = client.get_workflow_handle(enrollment_id)
+    return await handle.execute_update(REMOVE_UPDATE, result_type=EnrollmentView)

@@ -1,0 +1,21 @@
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import BusDep, DbDep
+from shared.contacts import get_contact
+from shared.events import Event
+
+router = APIRouter(tags=["events"])
+
+
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+async def post_event(event: Event, response: Response, bus: BusDep, db: DbDep) -> dict[str, Any]:
+    """Store the event and signal every running enrollment of its contact that
+    started at or before `occurred_at`. The same `id` again answers 200 with
+    the first answer and delivers nothing twice."""
+    await db(lambda s: get_contact(s, event.contact_id))
+    new, delivered_to = await bus.publish(event)
+    if not new:
+        response.status_code = status.HTTP_200_OK
+    return {"event_id": event.id, "delivered_to": delivered_to}

@@ -1,0 +1,123 @@
+"""Contact changes. Each real change of a tag or an appointment status is an
+event (SPEC G9), returned for the caller to store in the same transaction and
+deliver through the event bus."""
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session
+
+from shared.db import Appointment, Contact, utcnow
+from shared.events import Event
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str, id: str):
+        super().__init__(f"{what} '{id}' not found")
+
+
+class Conflict(Exception):
+    pass
+
+
+def get_contact(session: Session, contact_id: str) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    return contact
+
+
+def create_contact(session: Session, fields: dict[str, Any]) -> Contact:
+    if session.get(Contact, fields["id"]) is not None:
+        raise Conflict(f"contact '{fields['id']}' already exists")
+    contact = Contact(
+        **{**fields, "tags": sorted(set(fields.get("tags") or []))},
+        created_at=utcnow(),
+    )
+    session.add(contact)
+    return contact
+
+
+def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) -> list[Event]:
+    """Apply a partial update; `attributes` are merged (a null value unsets one),
+    `tags` replace the contact's tags."""
+    contact = get_contact(session, contact_id)
+    events: list[Event] = []
+    for name, value in fields.items():
+        if name == "attributes":
+            merged = {**contact.attributes, **value}
+            contact.attributes = {k: v for k, v in merged.items() if v is not None}
+        elif name == "tags":
+            wanted = set(value)
+            events += change_tags(session, contact_id, add=wanted, remove=set(contact.tags) - wanted)
+        else:
+            setattr(contact, name, value)
+    session.add(contact)
+    return events
+
+
+def change_tags(
+    session: Session,
+    contact_id: str,
+    *,
+    add: set[str] = frozenset(),  # type: ignore[assignment]
+    remove: set[str] = frozenset(),  # type: ignore[assignment]
+    event_id: str | None = None,
+) -> list[Event]:
+    """Add and remove tags; one event per tag that really changed. `event_id`
+    makes the event ids deterministic for a retried step run."""
+    contact = get_contact(session, contact_id)
+    tags = set(contact.tags)
+    changes = [("tag.added", t) for t in sorted(add - tags)] + [
+        ("tag.removed", t) for t in sorted(remove & tags)
+    ]
+    if not changes:
+        return []
+    contact.tags = sorted((tags | add) - remove)
+    session.add(contact)
+    now = utcnow()
+    return [
+        Event(
+            id=f"{event_id}/{i}" if event_id else f"tag_{uuid.uuid4().hex}",
+            contact_id=contact_id,
+            type=kind,  # type: ignore[arg-type]
+            occurred_at=now,
+            data={"tag": tag},
+        )
+        for i, (kind, tag) in enumerate(changes)
+    ]
+
+
+def set_appointment(
+    session: Session, appointment_id: str, contact_id: str, calendar_id: str, status: str
+) -> tuple[Appointment, list[Event]]:
+    """Create or update an appointment; a new or changed status is an event."""
+    get_contact(session, contact_id)
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is not None and appointment.contact_id != contact_id:
+        raise Conflict(f"appointment '{appointment_id}' belongs to another contact")
+    changed = appointment is None or appointment.status != status or appointment.calendar_id != calendar_id
+    now = utcnow()
+    appointment = appointment or Appointment(id=appointment_id, contact_id=contact_id,
+                                             calendar_id=calendar_id, status=status, updated_at=now)  # fmt: skip
+    appointment.calendar_id, appointment.status, appointment.updated_at = calendar_id, status, now
+    session.add(appointment)
+    if not changed:
+        return appointment, []
+    event = Event(
+        id=f"appt_{uuid.uuid4().hex}",
+        contact_id=contact_id,
+        type="appointment.status",
+        occurred_at=now,
+        data={"calendar_id": calendar_id, "appointment_id": appointment_id, "status": status},
+    )
+    return appointment, [event]
+
+
+def apply_event(session: Session, event: Event) -> None:
+    """What an incoming event changes on the contact itself."""
+    if event.type in ("email.unsubscribed", "email.complained", "email.spam"):
+        contact = session.get(Contact, event.contact_id)
+        if contact is not None and not contact.unsubscribed:
+            contact.unsubscribed = True
+            session.add(contact)

@@ -1,0 +1,107 @@
+"""Event criteria, shared by goal steps and `wait_for_event` steps, and the pure
+test of whether one event meets one criterion."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import Event
+
+EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
+AppointmentStatus = Literal["new", "confirmed", "showed"]
+
+
+class _Criterion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmailCriterion(_Criterion):
+    type: Literal["email"]
+    actions: list[EmailAction] = Field(min_length=1)
+    # Send steps the message must come from; empty means any email this enrollment sent.
+    steps: list[str] = []
+
+
+class LinkClickedCriterion(_Criterion):
+    type: Literal["link.clicked"]
+    links: list[str] = Field(min_length=1)
+
+
+class TagAddedCriterion(_Criterion):
+    type: Literal["tag.added"]
+    tag: str = Field(min_length=1)
+
+
+class TagRemovedCriterion(_Criterion):
+    type: Literal["tag.removed"]
+    tag: str = Field(min_length=1)
+
+
+class AppointmentCriterion(_Criterion):
+    type: Literal["appointment"]
+    calendar: str = Field(min_length=1)
+    statuses: list[AppointmentStatus] = Field(min_length=1)
+
+
+class CustomCriterion(_Criterion):
+    type: Literal["custom"]
+    name: str = Field(min_length=1)
+    value: str | int | float | bool | None = None
+
+
+Criterion = Annotated[
+    EmailCriterion
+    | LinkClickedCriterion
+    | TagAddedCriterion
+    | TagRemovedCriterion
+    | AppointmentCriterion
+    | CustomCriterion,
+    Field(discriminator="type"),
+]
+
+
+def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
+    """Whether `event` meets `criterion`. `sent` maps the message ids this
+    enrollment sent to the send step that sent each (SPEC G8)."""
+    data = event.data
+    match criterion:
+        case EmailCriterion(actions=actions, steps=steps):
+            if not event.type.startswith("email."):
+                return False
+            step = sent.get(str(data.get("message_id")))
+            return (
+                event.type.removeprefix("email.") in actions
+                and step is not None
+                and (not steps or step in steps)
+            )
+        case LinkClickedCriterion(links=links):
+            return event.type == "link.clicked" and data.get("link_id") in links
+        case TagAddedCriterion(tag=tag):
+            return event.type == "tag.added" and data.get("tag") == tag
+        case TagRemovedCriterion(tag=tag):
+            return event.type == "tag.removed" and data.get("tag") == tag
+        case AppointmentCriterion(calendar=calendar, statuses=statuses):
+            return (
+                event.type == "appointment.status"
+                and data.get("calendar_id") == calendar
+                and data.get("status") in statuses
+            )
+        case CustomCriterion(name=name, value=value):
+            return (
+                event.type == "custom"
+                and data.get("name") == name
+                and (value is None or data.get("value") == value)
+            )
+    return False
+
+
+def rearms(criterion: Criterion, event: Event) -> bool:
+    """Whether `event` undoes the condition of a met tag criterion, so that its
+    goal may be met again (SPEC G4)."""
+    tag = event.data.get("tag")
+    match criterion:
+        case TagAddedCriterion():
+            return event.type == "tag.removed" and tag == criterion.tag
+        case TagRemovedCriterion():
+            return event.type == "tag.added" and tag == criterion.tag
+    return False

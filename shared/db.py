@@ -1,0 +1,161 @@
+"""Database tables and the engine. SQLite is the embedded default; PostgreSQL
+works through the same models (`GOALFLOW_DATABASE_URL=postgresql+psycopg://…`)."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from shared.settings import settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _time(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(JSON, **kwargs))
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+    id: str = Field(primary_key=True)
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    timezone: str | None = None
+    attributes: dict[str, Any] = _json(nullable=False)
+    tags: list[str] = _json(nullable=False)
+    unsubscribed: bool = False
+    blocklisted: bool = False
+    created_at: datetime = _time(nullable=False)
+
+
+class AutomationRow(SQLModel, table=True):
+    __tablename__ = "automations"
+    id: str = Field(primary_key=True)
+    latest_version: int
+    archived: bool = False
+    created_at: datetime = _time(nullable=False)
+
+
+class AutomationVersion(SQLModel, table=True):
+    __tablename__ = "automation_versions"
+    automation_id: str = Field(primary_key=True, foreign_key="automations.id")
+    version: int = Field(primary_key=True)
+    definition: dict[str, Any] = _json(nullable=False)
+    created_at: datetime = _time(nullable=False)
+
+
+class EnrollmentRow(SQLModel, table=True):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("automation_id", "contact_id", "seq"),)
+    # Also the Temporal workflow id.
+    id: str = Field(primary_key=True)
+    automation_id: str = Field(index=True)
+    version: int
+    contact_id: str = Field(index=True)
+    # The contact's n-th enrollment in this automation.
+    seq: int
+    status: str = Field(default="running", index=True)
+    end_reason: str | None = None
+    enrolled_at: datetime = _time(nullable=False)
+    ended_at: datetime | None = _time(nullable=True)
+    # The final state, kept so a finished enrollment reads without Temporal.
+    final_state: dict[str, Any] | None = _json(nullable=True)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    id: str = Field(primary_key=True)
+    contact_id: str = Field(index=True)
+    type: str
+    occurred_at: datetime = _time(nullable=False, index=True)
+    data: dict[str, Any] = _json(nullable=False)
+    received_at: datetime = _time(nullable=False)
+    # Enrollment ids it was delivered to; NULL until every one was signalled,
+    # so a retry (or the sweep) knows to deliver again.
+    delivered_to: list[str] | None = _json(nullable=True)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    message_id: str = Field(primary_key=True)
+    # One message per step run: a retried send finds the first one.
+    idempotency_key: str = Field(unique=True)
+    enrollment_id: str = Field(index=True)
+    step_id: str
+    contact_id: str = Field(index=True)
+    channel: str = "email"
+    to: str | None = None
+    subject: str
+    body: str
+    created_at: datetime = _time(nullable=False)
+
+
+class StepRun(SQLModel, table=True):
+    """The result of a step run whose effect is not idempotent by itself (an
+    increment), keyed by its idempotency key."""
+
+    __tablename__ = "step_runs"
+    key: str = Field(primary_key=True)
+    result: dict[str, Any] = _json(nullable=False)
+
+
+class Appointment(SQLModel, table=True):
+    __tablename__ = "appointments"
+    id: str = Field(primary_key=True)
+    contact_id: str = Field(index=True)
+    calendar_id: str
+    status: str
+    updated_at: datetime = _time(nullable=False)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets readers run beside the writer; FULL keeps every commit across a power loss.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@cache
+def engine() -> Engine:
+    return make_engine(settings().database_url)
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    with Session(engine(), expire_on_commit=False) as s:
+        yield s

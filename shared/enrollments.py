@@ -1,0 +1,127 @@
+"""Enrollment records and the entry rules of SPEC §5.
+
+The database row of an enrollment is what event routing reads; its workflow
+id is unique in Temporal, which is what makes a contact's entry exclusive:
+concurrent requests compute the same id and only one start succeeds.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from shared.contacts import Conflict, NotFound, get_contact
+from shared.contracts import EnrollmentView, RegisterInput
+from shared.db import AutomationRow, AutomationVersion, EnrollmentRow, EventRow, utcnow
+from shared.definition import Automation
+from shared.eventbus import from_row
+from shared.events import Event
+from shared.ids import enrollment_id
+
+_versions: dict[tuple[str, str, int], Automation] = {}
+
+
+def load_version(session: Session, automation_id: str, version: int) -> Automation:
+    """A saved version, parsed once per process: versions never change."""
+    key = (str(session.get_bind().url), automation_id, version)
+    if key not in _versions:
+        row = session.get(AutomationVersion, (automation_id, version))
+        if row is None:
+            raise NotFound("version", f"{automation_id}/{version}")
+        _versions[key] = Automation.model_validate(row.definition)
+    return _versions[key]
+
+
+@dataclass(frozen=True)
+class Entry:
+    enrollment_id: str
+    automation_id: str
+    version: int
+    contact_id: str
+    seq: int
+    automation: Automation
+
+
+def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
+    """Check that `contact_id` may enter `automation_id` now, and name its enrollment."""
+    automation = session.get(AutomationRow, automation_id)
+    if automation is None:
+        raise NotFound("automation", automation_id)
+    if automation.archived:
+        raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
+    get_contact(session, contact_id)
+    definition = load_version(session, automation_id, automation.latest_version)
+    last = session.exec(
+        select(EnrollmentRow)
+        .where(EnrollmentRow.automation_id == automation_id, EnrollmentRow.contact_id == contact_id)
+        .order_by(col(EnrollmentRow.seq).desc())
+        .limit(1)
+    ).first()
+    if last is not None and last.status == "running":
+        raise Conflict(f"contact '{contact_id}' is already in automation '{automation_id}' ({last.id})")
+    if last is not None and definition.reentry == "never":
+        raise Conflict(f"contact '{contact_id}' was enrolled before and automation '{automation_id}' "
+                       "has reentry 'never'")  # fmt: skip
+    seq = last.seq + 1 if last else 1
+    return Entry(
+        enrollment_id=enrollment_id(automation_id, contact_id, seq),
+        automation_id=automation_id,
+        version=automation.latest_version,
+        contact_id=contact_id,
+        seq=seq,
+        automation=definition,
+    )
+
+
+def record(session: Session, entry: RegisterInput) -> None:
+    """Insert the enrollment's row if it is not there yet (the API and the
+    workflow's first activity both call this; either may come first)."""
+    if session.get(EnrollmentRow, entry.enrollment_id) is None:
+        session.add(EnrollmentRow(**entry.model_dump(), status="running"))
+        session.commit()
+
+
+def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:
+    rows = session.exec(
+        select(EventRow)
+        .where(EventRow.contact_id == contact_id, EventRow.occurred_at >= since)
+        .order_by(EventRow.received_at)
+    )
+    return [from_row(r) for r in rows]
+
+
+def finish(session: Session, view: EnrollmentView) -> None:
+    row = session.get(EnrollmentRow, view.enrollment_id)
+    if row is None:
+        return
+    row.status = view.status
+    row.end_reason = view.end_reason
+    row.ended_at = row.ended_at or utcnow()
+    row.final_state = view.model_dump(mode="json")
+    session.add(row)
+    session.commit()
+
+
+def get_row(session: Session, enrollment_id_: str) -> EnrollmentRow:
+    row = session.get(EnrollmentRow, enrollment_id_)
+    if row is None:
+        raise NotFound("enrollment", enrollment_id_)
+    return row
+
+
+def list_for_contact(session: Session, contact_id: str) -> list[EnrollmentRow]:
+    get_contact(session, contact_id)
+    query = select(EnrollmentRow).where(EnrollmentRow.contact_id == contact_id)
+    return list(session.exec(query.order_by(EnrollmentRow.enrolled_at)))
+
+
+def summary(row: EnrollmentRow) -> dict[str, Any]:
+    return {
+        "enrollment_id": row.id,
+        "automation_id": row.automation_id,
+        "version": row.version,
+        "contact_id": row.contact_id,
+        "status": row.status,
+        "end_reason": row.end_reason,
+    }

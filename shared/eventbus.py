@@ -1,0 +1,146 @@
+"""Events in: stored first, then signalled to every running enrollment of the
+contact that started at or before the event occurred (SPEC §4).
+
+An event row keeps `delivered_to` empty until every signal went out, so a
+forwarder's retry with the same id, or the sweep at start-up, delivers what a
+crash left undelivered. Enrollments drop the ids they already saw (G10), so a
+second delivery is harmless. An enrollment whose workflow has not started yet
+when its event is signalled catches up on start (see `enrollments.register`).
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from shared.contacts import apply_event
+from shared.contracts import EVENT_SIGNAL
+from shared.db import EnrollmentRow, EventRow, as_utc, utcnow
+from shared.events import Event
+
+log = logging.getLogger(__name__)
+
+
+def to_row(event: Event) -> EventRow:
+    return EventRow(
+        id=event.id,
+        contact_id=event.contact_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        data=event.data,
+        received_at=utcnow(),
+    )
+
+
+def from_row(row: EventRow) -> Event:
+    return Event(
+        id=row.id, contact_id=row.contact_id, type=row.type,  # type: ignore[arg-type]
+        occurred_at=as_utc(row.occurred_at), data=row.data,
+    )  # fmt: skip
+
+
+class EventBus:
+    def __init__(self, engine: Engine, client: Client):
+        self.engine = engine
+        self.client = client
+
+    async def publish(self, event: Event) -> tuple[bool, list[str]]:
+        """Store and deliver `event`. Returns whether it was new, and the
+        enrollments it reached. A known id is delivered again only if its first
+        delivery never finished."""
+        new, stored = await asyncio.to_thread(self._store, event)
+        if stored.delivered_to is not None:
+            return new, stored.delivered_to
+        return new, await self.deliver(from_row(stored))
+
+    async def commit_and_deliver(self, change: Callable[[Session], list[Event]]) -> list[Event]:
+        """Run `change` and store the events it returns in one transaction, then
+        deliver them: a contact change and its events are never half-saved."""
+
+        def commit() -> list[Event]:
+            with Session(self.engine, expire_on_commit=False) as session:
+                events = change(session)
+                session.add_all(to_row(e) for e in events)
+                session.commit()
+                return events
+
+        events = await asyncio.to_thread(commit)
+        for event in events:
+            await self.deliver(event)
+        return events
+
+    async def deliver(self, event: Event) -> list[str]:
+        targets = await asyncio.to_thread(self._running_enrollments, event)
+        reached = await asyncio.gather(*(self._signal(t, event) for t in targets))
+        delivered = [t for t, ok in zip(targets, reached, strict=True) if ok]
+        await asyncio.to_thread(self._mark_delivered, event.id, delivered)
+        return delivered
+
+    async def redeliver_pending(self, older_than: timedelta = timedelta(0)) -> int:
+        """Deliver the events whose delivery a crash interrupted; returns how many."""
+        cutoff = utcnow() - older_than
+        return await self._deliver_undelivered(EventRow.received_at <= cutoff)
+
+    async def finish_delivery(self, event_ids: list[str]) -> int:
+        """Deliver those of `event_ids` whose first delivery did not finish."""
+        return await self._deliver_undelivered(col(EventRow.id).in_(event_ids))
+
+    async def _deliver_undelivered(self, where: Any) -> int:
+        def undelivered() -> list[EventRow]:
+            with Session(self.engine) as session:
+                query = select(EventRow).where(col(EventRow.delivered_to).is_(None), where)
+                return list(session.exec(query.order_by(EventRow.received_at)))
+
+        rows = await asyncio.to_thread(undelivered)
+        for row in rows:
+            await self.deliver(from_row(row))
+        return len(rows)
+
+    def _store(self, event: Event) -> tuple[bool, EventRow]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            existing = session.get(EventRow, event.id)
+            if existing is not None:
+                return False, existing
+            row = to_row(event)
+            session.add(row)
+            apply_event(session, event)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # The same id raced in from another request.
+                return False, session.get(EventRow, event.id)  # type: ignore[return-value]
+            return True, row
+
+    def _running_enrollments(self, event: Event) -> list[str]:
+        with Session(self.engine) as session:
+            query = select(EnrollmentRow.id).where(
+                EnrollmentRow.contact_id == event.contact_id,
+                EnrollmentRow.status == "running",
+                EnrollmentRow.enrolled_at <= event.occurred_at,
+            )
+            return sorted(session.exec(query))
+
+    def _mark_delivered(self, event_id: str, delivered: list[str]) -> None:
+        with Session(self.engine) as session:
+            row = session.get(EventRow, event_id)
+            if row is not None:
+                row.delivered_to = delivered
+                session.add(row)
+                session.commit()
+
+    async def _signal(self, enrollment_id: str, event: Event) -> bool:
+        try:
+            await self.client.get_workflow_handle(enrollment_id).signal(EVENT_SIGNAL, event)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                # Finished, or not started yet (it will catch up on start).
+                return False
+            raise
+        return True

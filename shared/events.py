@@ -1,0 +1,61 @@
+"""Events (SPEC §4): what forwarders post and what enrollments receive as signals."""
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.ids import Id
+
+EventType = Literal[
+    "email.opened",
+    "email.clicked",
+    "email.unsubscribed",
+    "email.complained",
+    "email.spam",
+    "email.replied",
+    "link.clicked",
+    "tag.added",
+    "tag.removed",
+    "appointment.status",
+    "custom",
+]
+
+# The data fields each event type must carry.
+REQUIRED_DATA: dict[str, tuple[str, ...]] = {
+    "link.clicked": ("link_id",),
+    "tag.added": ("tag",),
+    "tag.removed": ("tag",),
+    "appointment.status": ("calendar_id", "appointment_id", "status"),
+    "custom": ("name",),
+}
+APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
+
+
+def _required(event_type: str) -> tuple[str, ...]:
+    return ("message_id",) if event_type.startswith("email.") else REQUIRED_DATA[event_type]
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    contact_id: Id
+    type: EventType
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    data: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> "Event":
+        # Naive times are taken as UTC; all times are kept in UTC so that stored
+        # times compare correctly in every database.
+        when = self.occurred_at
+        object.__setattr__(
+            self, "occurred_at", when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        )
+        missing = [f for f in _required(self.type) if self.data.get(f) in (None, "")]
+        if missing:
+            raise ValueError(f"data.{missing[0]} is required for {self.type} events")
+        if self.type == "appointment.status" and self.data["status"] not in APPOINTMENT_STATUSES:
+            raise ValueError(f"data.status must be one of {', '.join(APPOINTMENT_STATUSES)}")
+        return self

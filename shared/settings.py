@@ -1,0 +1,23 @@
+"""Settings, read from the environment once per process."""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    temporal_address: str
+    temporal_namespace: str
+    task_queue: str
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        database_url=os.environ.get("GOALFLOW_DATABASE_URL", "sqlite:///./.goalflow/goalflow.db"),
+        temporal_address=os.environ.get("GOALFLOW_TEMPORAL_ADDRESS", "localhost:7233"),
+        temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE", "default"),
+        task_queue=os.environ.get("GOALFLOW_TASK_QUEUE", "goalflow"),
+    )

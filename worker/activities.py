@@ -1,0 +1,156 @@
+"""Activities: all of the enrollment's I/O. Each is idempotent under its step
+run's key, so a retry after a crash does not repeat an effect."""
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from shared import contacts, enrollments
+from shared.contracts import (
+    AttributeInput,
+    ContactSnapshot,
+    FinishInput,
+    RegisterInput,
+    SendEmailInput,
+    SendResult,
+    TagInput,
+)
+from shared.db import Contact, StepRun
+from shared.eventbus import EventBus
+from shared.events import Event
+from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
+
+
+class Activities:
+    def __init__(self, engine: Engine, bus: EventBus, email: EmailProvider):
+        self.engine = engine
+        self.bus = bus
+        self.email = email
+
+    def all(self) -> list[Any]:
+        return [
+            self.register_enrollment,
+            self.load_contact,
+            self.send_email,
+            self.change_tag,
+            self.update_attribute,
+            self.finish_enrollment,
+        ]
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @activity.defn(name="register_enrollment")
+    async def register_enrollment(self, entry: RegisterInput) -> list[Event]:
+        """Record the enrollment, then return the contact's events stored since
+        it started: those signalled before the workflow existed."""
+
+        def run() -> list[Event]:
+            with self._session() as session:
+                enrollments.record(session, entry)
+                return enrollments.events_since(session, entry.contact_id, entry.enrolled_at)
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn(name="load_contact")
+    async def load_contact(self, contact_id: str) -> ContactSnapshot:
+        def run() -> ContactSnapshot:
+            with self._session() as session:
+                contact = contacts.get_contact(session, contact_id)
+                return ContactSnapshot(tags=contact.tags, attributes=contact.attributes)
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn(name="send_email")
+    async def send_email(self, step: SendEmailInput) -> SendResult:
+        def run() -> SendResult:
+            with self._session() as session:
+                contact = session.get(Contact, step.contact_id)
+            if contact is None:
+                return SendResult(skipped="contact no longer exists")
+            if contact.blocklisted or contact.unsubscribed:
+                return SendResult(skipped="contact is " + ("blocklisted" if contact.blocklisted else "unsubscribed"))
+            if not contact.email:
+                return SendResult(skipped="contact has no email address")
+            fields = merge_fields(contact)
+            try:
+                subject, body = render(step.subject, fields), render(step.body, fields)
+            except RenderError as error:
+                raise ApplicationError(str(error), non_retryable=True) from None
+            message_id = self.email.send(
+                OutgoingEmail(
+                    idempotency_key=step.key,
+                    enrollment_id=step.enrollment_id,
+                    step_id=step.step_id,
+                    contact_id=step.contact_id,
+                    to=contact.email,
+                    subject=subject,
+                    body=body,
+                )
+            )
+            return SendResult(message_id=message_id)
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn(name="change_tag")
+    async def change_tag(self, step: TagInput) -> bool:
+        """Tag steps are events like any other (G9): stored with the change, then
+        delivered, this enrollment included. A retry finds the tag already set
+        and delivers whatever the first try stored but did not deliver."""
+
+        def change(session: Session) -> list[Event]:
+            tags = {step.tag}
+            return contacts.change_tags(
+                session, step.contact_id, event_id=step.key,
+                add=tags if step.add else set(), remove=set() if step.add else tags,
+            )  # fmt: skip
+
+        events = await self.bus.commit_and_deliver(change)
+        if not events:
+            await self.bus.finish_delivery([f"{step.key}/0"])
+        return bool(events)
+
+    @activity.defn(name="update_attribute")
+    async def update_attribute(self, step: AttributeInput) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            with self._session() as session:
+                done = session.get(StepRun, step.key)
+                if done is not None:
+                    return done.result
+                contact = contacts.get_contact(session, step.contact_id)
+                attributes = dict(contact.attributes)
+                old = attributes.get(step.attribute)
+                match step.op:
+                    case "set":
+                        attributes[step.attribute] = step.value
+                    case "unset":
+                        attributes.pop(step.attribute, None)
+                    case "increment" | "decrement":
+                        amount = step.value if step.value is not None else 1
+                        if not isinstance(old or 0, int | float) or not isinstance(amount, int | float):
+                            raise ApplicationError(
+                                f"cannot {step.op} '{step.attribute}' ({old!r}) by {amount!r}",
+                                non_retryable=True,
+                            )
+                        sign = 1 if step.op == "increment" else -1
+                        attributes[step.attribute] = (old or 0) + sign * amount
+                contact.attributes = attributes
+                result = {"attribute": step.attribute, "old": old, "new": attributes.get(step.attribute)}
+                session.add(contact)
+                session.add(StepRun(key=step.key, result=result))
+                session.commit()
+                return result
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn(name="finish_enrollment")
+    async def finish_enrollment(self, done: FinishInput) -> None:
+        def run() -> None:
+            with self._session() as session:
+                enrollments.finish(session, done.view)
+
+        await asyncio.to_thread(run)

@@ -1,0 +1,76 @@
+"""Email: rendering with merge fields, and the providers that deliver."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from shared.db import Contact, Message, utcnow
+
+_templates = ImmutableSandboxedEnvironment()
+
+
+class RenderError(ValueError):
+    pass
+
+
+def merge_fields(contact: Contact) -> dict[str, Any]:
+    fields = contact.model_dump(include={"id", "email", "phone", "first_name", "last_name", "timezone"})
+    return {"contact": {**contact.attributes, **fields, "tags": list(contact.tags)}}
+
+
+def render(template: str, fields: dict[str, Any]) -> str:
+    """Render in a sandbox: a template cannot reach Python objects or mutate data."""
+    try:
+        return _templates.from_string(template).render(fields)
+    except TemplateError as error:
+        raise RenderError(f"template error: {error}") from None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    idempotency_key: str
+    enrollment_id: str
+    step_id: str
+    contact_id: str
+    to: str
+    subject: str
+    body: str
+
+
+class EmailProvider(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Deliver `email` at most once per idempotency key; return its message id."""
+        ...
+
+
+def message_id_for(key: str) -> str:
+    # Derived from the key, so a retried send names the same message.
+    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+class OutboxProvider:
+    """The built-in provider: messages land in the `messages` table, which the
+    API lists (`GET /contacts/{id}/messages`)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def send(self, email: OutgoingEmail) -> str:
+        message_id = message_id_for(email.idempotency_key)
+        with Session(self.engine) as session:
+            session.add(Message(message_id=message_id, created_at=utcnow(), **email.__dict__))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # A retry of a send that already went out.
+                existing = session.exec(
+                    select(Message.message_id).where(Message.idempotency_key == email.idempotency_key)
+                ).one()
+                return existing
+        return message_id

@@ -1,0 +1,448 @@
+"""The enrollment workflow: an interpreter of one pinned automation version for
+one contact. Goal rules come from `shared.goals`; all I/O is in activities."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from shared import goals
+    from shared.conditions import evaluate
+    from shared.contracts import (
+        CURRENT_STEP,
+        EVENT_SIGNAL,
+        GOALS_MET,
+        REMOVE_UPDATE,
+        STATE_QUERY,
+        WORKFLOW_NAME,
+        AttributeInput,
+        ContactSnapshot,
+        EnrollmentInput,
+        EnrollmentState,
+        EnrollmentView,
+        FinishInput,
+        HistoryEntry,
+        MessageRef,
+        RegisterInput,
+        SendEmailInput,
+        SendResult,
+        TagInput,
+    )
+    from shared.criteria import matches
+    from shared.definition import (
+        END,
+        AddTag,
+        End,
+        Goal,
+        GoTo,
+        IfElse,
+        RemoveTag,
+        SendEmail,
+        Step,
+        UpdateAttribute,
+        Wait,
+        WaitForEvent,
+    )
+    from shared.events import Event
+
+T = TypeVar("T")
+
+# Continue as new well before Temporal's own limits (50k events / 50 MB).
+HISTORY_LIMIT = 4000
+SEEN_IDS_KEPT = 2000
+EVENT_LOG_KEPT = 500
+LOOP_BUDGET = 50
+LOOP_WINDOW = timedelta(minutes=30)
+LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
+# Errors the activity marks non-retryable (a template that fails to render)
+# are recorded as a failed step; anything else is retried until it goes through.
+RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class EnrollmentWorkflow:
+    @workflow.init
+    def __init__(self, input: EnrollmentInput) -> None:
+        self.input = input
+        self.automation = input.automation
+        self.state = input.state or EnrollmentState()
+        self.seen = set(self.state.seen_event_ids)
+        self.removal: str | None = None
+        self.shown: tuple[str | None, tuple[str, ...]] | None = None
+
+    # ---- run loop -------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: EnrollmentInput) -> EnrollmentView:
+        if input.state is None:
+            # Events stored before this enrollment could be signalled (SPEC §4).
+            caught_up = await self._local(
+                "register_enrollment",
+                RegisterInput(**input.model_dump(include=set(RegisterInput.model_fields))),
+                list[Event],
+            )
+            for event in caught_up:
+                self.on_event(event)
+        while self.state.status == "running":
+            if not self.state.entered and self._roll_over_due():
+                self._continue_as_new()
+            await self._next()
+        await self._local("finish_enrollment", FinishInput(view=self.view()), type(None))
+        return self.view()
+
+    async def _next(self) -> None:
+        state = self.state
+        if self.removal:
+            return self._end("removed", self.removal)
+        if state.move_to:
+            self._apply_move()
+        if state.position is None:
+            return self._end("completed", "reached the last step")
+        step = self.automation.steps[state.position]
+        if not state.entered:
+            if self._over_budget(step):
+                return self._end(
+                    "failed",
+                    f"loop budget exceeded: step '{step.id}' ran {LOOP_BUDGET} times in "
+                    f"{int(LOOP_WINDOW.total_seconds() // 60)} minutes",
+                )
+            state.runs[step.id] = state.runs.get(step.id, 0) + 1
+            state.entered = True
+        workflow.set_current_details(self._summary(step))
+        following = await self._run(step)
+        state.entered = state.waiting = False
+        state.deadline = None
+        # A pending move or removal wins over the step's own successor.
+        if state.status == "running" and not state.move_to and not self.removal:
+            state.position = following
+
+    async def _run(self, step: Step) -> int | None:
+        try:
+            return await self._run_step(step)
+        except ActivityError as error:
+            # Non-retryable failures only (retryable ones retry until they pass):
+            # the step is recorded as failed and the contact goes on (SPEC §2).
+            self._record(step.id, "failed", error=str(error.cause or error))
+            return self._after(step)
+
+    async def _run_step(self, step: Step) -> int | None:
+        match step:
+            case SendEmail():
+                return await self._send_email(step)
+            case Wait():
+                return await self._wait(step)
+            case WaitForEvent():
+                return await self._wait_for_event(step)
+            case IfElse():
+                return await self._if_else(step)
+            case AddTag() | RemoveTag():
+                return await self._change_tag(step)
+            case UpdateAttribute():
+                return await self._update_attribute(step)
+            case GoTo():
+                self._record(step.id, "done", target=step.target)
+                return self.automation.index(step.target)
+            case Goal():
+                return await self._goal(step)
+            case End():
+                self._end("completed", f"reached end step '{step.id}'")
+                return None
+        raise AssertionError(f"unhandled step {step!r}")
+
+    # ---- steps ----------------------------------------------------------
+
+    async def _send_email(self, step: SendEmail) -> int | None:
+        result = await self._local(
+            "send_email",
+            SendEmailInput(
+                key=self._key(step),
+                enrollment_id=self.input.enrollment_id,
+                step_id=step.id,
+                contact_id=self.input.contact_id,
+                subject=step.subject,
+                body=step.body,
+                sender=step.sender,
+            ),
+            SendResult,
+        )
+        if result.message_id:
+            self.state.messages.append(MessageRef(message_id=result.message_id, step_id=step.id))
+            self._record(step.id, "done", message_id=result.message_id)
+        else:
+            self._record(step.id, "skipped", reason=result.skipped)
+        return self._after(step)
+
+    async def _wait(self, step: Wait) -> int | None:
+        if not self.state.waiting:
+            self.state.deadline = step.until or workflow.now() + step.duration  # type: ignore[operator]
+            self._start_holding(step, until=self.state.deadline.isoformat())
+        if await self._hold():
+            self._record(step.id, "done")
+        return self._after(step)
+
+    async def _wait_for_event(self, step: WaitForEvent) -> int | None:
+        state = self.state
+        if not state.waiting:
+            state.deadline = workflow.now() + step.timeout
+            state.wait_matched = None
+            if step.since == "enrollment":
+                earlier = next((e for e in state.event_log if self._meets(step, e)), None)
+                state.wait_matched = earlier.id if earlier else None
+            self._start_holding(step, until=state.deadline.isoformat())
+        timed_out = await self._hold(lambda: state.wait_matched is not None)
+        if state.wait_matched is not None:
+            self._record(step.id, "event_matched", event_id=state.wait_matched)
+            return self._branch(step, step.on_event)
+        if timed_out:
+            self._record(step.id, "timed_out")
+            return self._branch(step, step.on_timeout)
+        return None
+
+    async def _if_else(self, step: IfElse) -> int | None:
+        contact = await self._local("load_contact", self.input.contact_id, ContactSnapshot)
+        result = evaluate(step.condition, set(contact.tags), contact.attributes)
+        self._record(step.id, "branched", branch="then" if result else "else")
+        return self._branch(step, step.then if result else step.else_)
+
+    async def _change_tag(self, step: AddTag | RemoveTag) -> int | None:
+        changed = await self._local(
+            "change_tag",
+            TagInput(key=self._key(step), contact_id=self.input.contact_id, tag=step.tag,
+                     add=isinstance(step, AddTag)),
+            bool,
+        )  # fmt: skip
+        self._record(step.id, "done" if changed else "skipped",
+                     **({} if changed else {"reason": "tag already in that state"}))  # fmt: skip
+        return self._after(step)
+
+    async def _update_attribute(self, step: UpdateAttribute) -> int | None:
+        value = await self._local(
+            "update_attribute",
+            AttributeInput(key=self._key(step), contact_id=self.input.contact_id,
+                           attribute=step.attribute, op=step.op, value=step.value),
+            dict[str, Any],
+        )  # fmt: skip
+        self._record(step.id, "done", **value)
+        return self._after(step)
+
+    async def _goal(self, step: Goal) -> int | None:
+        state = self.state
+        arrival = goals.on_arrival(step, frozenset(state.goals_met))
+        if arrival == "pass":
+            self._record(step.id, "done", met=True)
+            return self._after(step)
+        if arrival == "end":
+            self._record(step.id, "ended", met=False)
+            self._end("completed", f"goal '{step.id}' not met")
+            return None
+        if arrival == "wait":
+            if not state.waiting:
+                state.deadline = workflow.now() + step.timeout if step.timeout else None
+                self._start_holding(step, until=state.deadline.isoformat() if state.deadline else None)
+            if not await self._hold(lambda: step.id in state.goals_met):
+                if step.id in state.goals_met:
+                    self._record(step.id, "done", met=True)
+                    return self._after(step)
+                return None
+            state.goals_passed.append(step.id)
+            self._record(step.id, "timed_out", met=False)
+            return self._branch(step, step.on_timeout)
+        state.goals_passed.append(step.id)
+        self._record(step.id, "done", met=False)
+        return self._after(step)
+
+    # ---- events, queries, updates -----------------------------------------
+
+    @workflow.signal(name=EVENT_SIGNAL)
+    def on_event(self, event: Event) -> None:
+        state = self.state
+        if event.id in self.seen:
+            return  # G10
+        self.seen.add(event.id)
+        state.seen_event_ids.append(event.id)
+        state.events_received += 1
+        if state.status != "running" or not goals.counts(event, self.input.enrolled_at):
+            return  # G2
+        self._log(event)
+        position = state.position if state.position is not None else len(self.automation.steps)
+        decision = goals.on_event(
+            self.automation,
+            event,
+            met=frozenset(state.goals_met),
+            passed=frozenset(state.goals_passed),
+            position=position,
+            pending_move=state.move_to,
+            sent={m.message_id: m.step_id for m in state.messages},
+        )
+        step = self.automation.steps[position] if position < len(self.automation.steps) else None
+        here = step.id if step else None
+        move_to = decision.move_to
+        if move_to == here and state.waiting:
+            move_to = None  # Waiting at this very goal: meeting it ends the wait.
+        for goal_id in decision.rearmed:
+            state.goals_met.remove(goal_id)
+            self._record(goal_id, "goal_rearmed", event_id=event.id)
+        for goal_id in decision.met:
+            state.goals_met.append(goal_id)
+            if goal_id != move_to:
+                self._record(goal_id, "goal_met", event_id=event.id, from_step=here, moved=False)
+        if move_to and move_to != state.move_to:
+            state.move_to, state.move_event = move_to, event.id
+        if isinstance(step, WaitForEvent) and state.waiting and self._meets(step, event):
+            state.wait_matched = state.wait_matched or event.id
+        if decision.met or decision.rearmed:
+            self._show(step)
+
+    @workflow.query(name=STATE_QUERY)
+    def view(self) -> EnrollmentView:
+        state = self.state
+        position = state.position
+        return EnrollmentView(
+            enrollment_id=self.input.enrollment_id,
+            automation_id=self.input.automation_id,
+            version=self.input.version,
+            contact_id=self.input.contact_id,
+            status=state.status,
+            end_reason=state.end_reason,
+            current_step=None if position is None else self.automation.steps[position].id,
+            goals_met=list(state.goals_met),
+            messages=list(state.messages),
+            history=list(state.history),
+            events_received=state.events_received,
+        )
+
+    @workflow.update(name=REMOVE_UPDATE)
+    async def remove(self) -> EnrollmentView:
+        if self.state.status == "running":
+            self.removal = "removed through the API"
+            await workflow.wait_condition(lambda: self.state.status != "running")
+        return self.view()
+
+    # ---- helpers ----------------------------------------------------------
+
+    async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
+        return await workflow.execute_local_activity(
+            name, arg, result_type=result_type, retry_policy=RETRY, **LOCAL
+        )
+
+    def _key(self, step: Step) -> str:
+        """The idempotency key of this run of `step`."""
+        return f"{self.input.enrollment_id}/{step.id}/{self.state.runs[step.id]}"
+
+    def _after(self, step: Step) -> int | None:
+        return self.automation.successor(self.automation.index(step.id))
+
+    def _branch(self, step: Step, target: str | None) -> int | None:
+        if target is None:
+            return self._after(step)
+        return None if target == END else self.automation.index(target)
+
+    def _meets(self, step: WaitForEvent, event: Event) -> bool:
+        sent = {m.message_id: m.step_id for m in self.state.messages}
+        return any(matches(c, event, sent) for c in step.criteria)
+
+    def _interrupted(self) -> bool:
+        return self.state.move_to is not None or self.removal is not None
+
+    async def _hold(self, done: Callable[[], bool] = lambda: False) -> bool:
+        """Hold the contact at the current step until the deadline (True), or
+        until a goal pulls it away, it is removed or `done` holds (False)."""
+        while True:
+            deadline = self.state.deadline
+            remaining = None if deadline is None else deadline - workflow.now()
+            if remaining is not None and remaining <= timedelta(0):
+                return True
+            try:
+                await workflow.wait_condition(
+                    lambda: self._interrupted() or done() or self._roll_over_due(),
+                    timeout=remaining,
+                )
+            except TimeoutError:
+                return True
+            if self._interrupted() or done():
+                return False
+            self._continue_as_new()
+
+    def _roll_over_due(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+
+    def _continue_as_new(self) -> None:
+        state = self.state
+        state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
+        state.runs_of_workflow += 1
+        workflow.continue_as_new(self.input.model_copy(update={"state": state}))
+
+    def _apply_move(self) -> None:
+        state = self.state
+        here = None if state.position is None else self.automation.steps[state.position].id
+        target = state.move_to
+        assert target is not None
+        self._record(target, "goal_met", event_id=state.move_event, from_step=here, moved=True)
+        state.position = self.automation.index(target)
+        state.move_to = state.move_event = None
+        state.entered = state.waiting = False
+        state.deadline = None
+
+    def _over_budget(self, step: Step) -> bool:
+        now = workflow.now()
+        recent = [t for t in self.state.recent_runs.get(step.id, []) if now - t < LOOP_WINDOW]
+        recent.append(now)
+        self.state.recent_runs[step.id] = recent
+        return len(recent) > LOOP_BUDGET
+
+    def _log(self, event: Event) -> None:
+        log = self.state.event_log
+        if not any(e.type == event.type and e.data == event.data for e in log):
+            log.append(event)
+            del log[:-EVENT_LOG_KEPT]
+
+    def _record(self, step_id: str, outcome: str, **detail: Any) -> None:
+        self.state.history.append(
+            HistoryEntry(step_id=step_id, outcome=outcome, at=workflow.now(), detail=detail)
+        )
+
+    def _end(self, status: str, reason: str) -> None:
+        state = self.state
+        state.status = status  # type: ignore[assignment]
+        state.end_reason = reason
+        state.position = None
+        state.entered = state.waiting = False
+        self._record("end", "ended", reason=reason, status=status)
+        self._show(None)
+
+    def _start_holding(self, step: Step, until: str | None) -> None:
+        self.state.waiting = True
+        self._record(step.id, "waiting", until=until or "met")
+        self._show(step)
+
+    def _show(self, step: Step | None) -> None:
+        """Publish where the contact stands: search attributes and the UI's one-line
+        summary. Called where contacts stay (waits, goal changes, the end), so
+        passing through action steps costs no extra history events."""
+        state = self.state
+        current = step.id if step else None
+        goals_met = tuple(state.goals_met)
+        if (current, goals_met) != self.shown:
+            self.shown = (current, goals_met)
+            workflow.upsert_search_attributes(
+                [CURRENT_STEP.value_set(current or "-"), GOALS_MET.value_set(list(goals_met))]
+            )
+        workflow.set_current_details(self._summary(step))
+
+    def _summary(self, step: Step | None) -> str:
+        state = self.state
+        met = ", ".join(state.goals_met) or "none"
+        if state.status != "running":
+            return f"{state.status}: {state.end_reason}; goals met: {met}"
+        if step is None:
+            return f"moving on; goals met: {met}"
+        if state.waiting:
+            until = state.deadline.strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
+            return f"at {step.id}, waiting until {until}; goals met: {met}"
+        return f"at {step.id} ({step.type}); goals met: {met}"
+

@@ -1,0 +1,74 @@
+"""The worker process: runs enrollment workflows and their activities, and
+sweeps for events whose delivery a crash interrupted."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from shared import db
+from shared.eventbus import EventBus
+from shared.settings import settings
+from shared.temporal import connect
+from worker.activities import Activities
+from worker.email import OutboxProvider
+from worker.enrollment import EnrollmentWorkflow
+
+log = logging.getLogger("goalflow.worker")
+SWEEP_EVERY = timedelta(seconds=30)
+
+# Pure modules the workflow imports: loaded once, not re-imported per run.
+PASSTHROUGH = ("shared", "jinja2", "sqlalchemy", "sqlmodel")
+
+
+def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+    activities = Activities(engine, EventBus(engine, client), OutboxProvider(engine))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[EnrollmentWorkflow],
+        activities=activities.all(),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+
+
+async def sweep(bus: EventBus) -> None:
+    while True:
+        try:
+            count = await bus.redeliver_pending(older_than=SWEEP_EVERY)
+            if count:
+                log.info("redelivered %d events a crash had left undelivered", count)
+        except Exception:
+            log.exception("sweep failed; trying again")
+        await asyncio.sleep(SWEEP_EVERY.total_seconds())
+
+
+@contextlib.asynccontextmanager
+async def running_worker(client: Client, engine: Engine, task_queue: str) -> AsyncIterator[Worker]:
+    worker = build_worker(client, engine, task_queue)
+    sweeper = asyncio.create_task(sweep(EventBus(engine, client)))
+    try:
+        async with worker:
+            yield worker
+    finally:
+        sweeper.cancel()
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    client = await connect()
+    async with running_worker(client, db.engine(), settings().task_queue):
+        log.info("worker polling task queue %r", settings().task_queue)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
