@@ -28,8 +28,10 @@ def _time(**kwargs: Any) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
 
 
-def _json(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(JSON, **kwargs))
+def _json(default_factory: Any = None, **kwargs: Any) -> Any:
+    if default_factory is None:
+        return Field(default=None, sa_column=Column(JSON(none_as_null=True), **kwargs))
+    return Field(default_factory=default_factory, sa_column=Column(JSON(none_as_null=True), **kwargs))
 
 
 class Contact(SQLModel, table=True):
@@ -40,8 +42,8 @@ class Contact(SQLModel, table=True):
     first_name: str | None = None
     last_name: str | None = None
     timezone: str | None = None
-    attributes: dict[str, Any] = _json(nullable=False)
-    tags: list[str] = _json(nullable=False)
+    attributes: dict[str, Any] = _json(dict, nullable=False)
+    tags: list[str] = _json(list, nullable=False)
     unsubscribed: bool = False
     blocklisted: bool = False
     created_at: datetime = _time(nullable=False)
@@ -87,7 +89,7 @@ class EventRow(SQLModel, table=True):
     contact_id: str = Field(index=True)
     type: str
     occurred_at: datetime = _time(nullable=False, index=True)
-    data: dict[str, Any] = _json(nullable=False)
+    data: dict[str, Any] = _json(dict, nullable=False)
     received_at: datetime = _time(nullable=False)
     # Enrollment ids it was delivered to; NULL until every one was signalled,
     # so a retry (or the sweep) knows to deliver again.

@@ -78,7 +78,7 @@ def record(session: Session, entry: RegisterInput) -> None:
     """Insert the enrollment's row if it is not there yet (the API and the
     workflow's first activity both call this; either may come first)."""
     if session.get(EnrollmentRow, entry.enrollment_id) is None:
-        session.add(EnrollmentRow(**entry.model_dump(), status="running"))
+        session.add(EnrollmentRow(id=entry.enrollment_id, **entry.model_dump(exclude={"enrollment_id"})))
         session.commit()
 
 

@@ -99,20 +99,27 @@ class Activities:
     @activity.defn(name="change_tag")
     async def change_tag(self, step: TagInput) -> bool:
         """Tag steps are events like any other (G9): stored with the change, then
-        delivered, this enrollment included. A retry finds the tag already set
-        and delivers whatever the first try stored but did not deliver."""
+        delivered, this enrollment included. A retry returns the first run's
+        answer and delivers whatever that run stored but did not deliver."""
+        changed: list[bool] = []
 
         def change(session: Session) -> list[Event]:
+            done = session.get(StepRun, step.key)
+            if done is not None:
+                changed.append(done.result["changed"])
+                return []
             tags = {step.tag}
-            return contacts.change_tags(
+            events = contacts.change_tags(
                 session, step.contact_id, event_id=step.key,
                 add=tags if step.add else set(), remove=set() if step.add else tags,
             )  # fmt: skip
+            session.add(StepRun(key=step.key, result={"changed": bool(events)}))
+            changed.append(bool(events))
+            return events
 
-        events = await self.bus.commit_and_deliver(change)
-        if not events:
+        if not await self.bus.commit_and_deliver(change):
             await self.bus.finish_delivery([f"{step.key}/0"])
-        return bool(events)
+        return changed[0]
 
     @activity.defn(name="update_attribute")
     async def update_attribute(self, step: AttributeInput) -> dict[str, Any]:

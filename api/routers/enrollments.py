@@ -2,7 +2,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 from temporalio.client import WorkflowQueryFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -49,11 +49,11 @@ async def enroll(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=TypedSearchAttributes([
-                AUTOMATION_ID.value_set(automation_id),
-                AUTOMATION_VERSION.value_set(entry.version),
-                CONTACT_ID.value_set(entry.contact_id),
-                CURRENT_STEP.value_set(entry.automation.steps[0].id),
-                GOALS_MET.value_set([]),
+                SearchAttributePair(AUTOMATION_ID, automation_id),
+                SearchAttributePair(AUTOMATION_VERSION, entry.version),
+                SearchAttributePair(CONTACT_ID, entry.contact_id),
+                SearchAttributePair(CURRENT_STEP, entry.automation.steps[0].id),
+                SearchAttributePair(GOALS_MET, []),
             ]),
             static_summary=f"{entry.automation.name} v{entry.version} · contact {entry.contact_id}",
         )  # fmt: skip

