@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared.contacts import Conflict, NotFound, get_contact
@@ -79,7 +80,10 @@ def record(session: Session, entry: RegisterInput) -> None:
     workflow's first activity both call this; either may come first)."""
     if session.get(EnrollmentRow, entry.enrollment_id) is None:
         session.add(EnrollmentRow(id=entry.enrollment_id, **entry.model_dump(exclude={"enrollment_id"})))
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # The other caller was first.
 
 
 def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:

@@ -1,12 +1,15 @@
 """Fixtures: the real Temporal time-skipping server, a real database (SQLite
 file, and PostgreSQL where reachable), a real worker, and the API in-process."""
 
+import asyncio
+import contextlib
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,9 +17,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -24,7 +28,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
 from api.app import create_app
 from shared.contracts import SEARCH_ATTRIBUTES
-from shared.db import make_engine
+from shared.db import EnrollmentRow, make_engine
 from worker.main import running_worker
 
 def binary(name: str) -> str | None:
@@ -136,6 +140,35 @@ class Stack:
     async def state(self, enrollment_id: str) -> dict[str, Any]:
         return await self.get(f"/enrollments/{enrollment_id}")
 
+    async def until(
+        self, enrollment_id: str, check: Callable[[dict[str, Any]], bool], timeout: float = 15
+    ) -> dict[str, Any]:
+        """Poll the enrollment's state until `check` holds; fail with the last state."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            state = await self.state(enrollment_id)
+            if check(state):
+                return state
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"condition not reached; last state: {state}")
+            await asyncio.sleep(0.05)
+
+    async def at(self, enrollment_id: str, step: str) -> dict[str, Any]:
+        """Wait until the contact is held at `step`."""
+        return await self.until(
+            enrollment_id,
+            lambda s: s["current_step"] == step and s["history"] and s["history"][-1]["outcome"] == "waiting",
+        )
+
+    async def received(self, enrollment_id: str, count: int) -> dict[str, Any]:
+        """Wait until the enrollment has received `count` events."""
+        return await self.until(enrollment_id, lambda s: s["events_received"] >= count)
+
+    async def skip(self, duration: timedelta) -> None:
+        """Let time pass on the time-skipping server."""
+        assert self.env is not None
+        await self.env.sleep(duration)
+
 
 @pytest.fixture(params=DATABASES)
 def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
@@ -167,6 +200,13 @@ class make_stack:
         return Stack(self._http, self.client, self.engine, self.env, self.task_queue)
 
     async def __aexit__(self, *exc: object) -> None:
+        # Enrollments left waiting would hold the time-skipping server's clock
+        # once their worker is gone: end them with the test.
+        with Session(self.engine) as session:
+            running = session.exec(select(EnrollmentRow.id).where(EnrollmentRow.status == "running")).all()
+        for enrollment_id in running:
+            with contextlib.suppress(RPCError):
+                await self.client.get_workflow_handle(enrollment_id).terminate("test over")
         await self._http.aclose()
         await self._worker.__aexit__(*exc)
         await self._lifespan.__aexit__(*exc)
