@@ -1,0 +1,161 @@
+"""The HTTP contract: validation, versions, entry rules and event routing,
+against the real time-skipping server and each database."""
+
+import asyncio
+import uuid
+from typing import Any
+
+from tests.conftest import Stack
+from tests.test_goal_rules import email, goal, tag_added, wait
+
+
+async def test_bad_definitions_get_422_naming_the_step_and_field(stack: Stack) -> None:
+    cases: list[tuple[list[dict[str, Any]], list[Any], str]] = [
+        ([{"id": "a", "type": "teleport"}], ["body", "steps", 0, "type"], "unknown step type 'teleport'"),
+        ([wait("a"), wait("a")], ["body", "steps", 1, "id"], "duplicate id"),
+        ([{"id": "a", "type": "go_to", "target": "nowhere"}], ["body", "steps", 0, "target"], "no step 'nowhere'"),
+        ([wait("a", "3 days")], ["body", "steps", 0, "duration"], "not an ISO 8601 duration"),
+        ([email("a", subject="{{ oops")], ["body", "steps", 0, "subject"], "template error"),
+        ([goal("g", {"type": "email", "actions": ["opened"], "steps": ["ghost"]})],
+         ["body", "steps", 0, "criteria", 0, "steps"], "no send_email step 'ghost'"),
+        ([email("a"), {"id": "b", "type": "go_to", "target": "a"}], ["body", "steps", 1, "target"], "never waits"),
+        ([{"id": "a", "type": "send_email", "body": "x"}], ["body", "steps", 0, "subject"], "Field required"),
+    ]  # fmt: skip
+    for steps, loc, message in cases:
+        response = await stack.http.post("/automations", json={"name": "bad", "steps": steps})
+        assert response.status_code == 422, (steps, response.text)
+        problem = response.json()["detail"][0]
+        assert problem["loc"] == loc, (steps, problem)
+        assert message in problem["msg"], (steps, problem)
+        assert problem["msg"].startswith("step '"), problem
+
+
+async def test_bad_requests_get_422_and_unknown_ids_404(stack: Stack) -> None:
+    contact = await stack.contact()
+    bad_event = {"id": "e1", "contact_id": contact, "type": "tag.added", "data": {}}
+    response = await stack.http.post("/events", json=bad_event)
+    assert response.status_code == 422 and "data.tag is required" in response.text
+    response = await stack.http.post("/events", json={**bad_event, "type": "email.teleported"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "type"]
+    response = await stack.http.post("/contacts", json={"email": "not-an-address"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "email"]
+    response = await stack.http.post("/contacts", json={"timezone": "Mars/Olympus"})
+    assert response.status_code == 422 and "unknown time zone" in response.text
+    for url in ("/contacts/nobody", "/automations/nothing", "/enrollments/a.b.1",
+                "/automations/nothing/versions/1", "/contacts/nobody/enrollments"):  # fmt: skip
+        assert (await stack.http.get(url)).status_code == 404, url
+    response = await stack.http.post("/automations/nothing/enrollments", json={"contact_id": contact})
+    assert response.status_code == 404
+    response = await stack.http.post("/events", json={**bad_event, "contact_id": "nobody", "data": {"tag": "t"}})
+    assert response.status_code == 404
+
+
+async def test_versions_are_pinned_for_the_life_of_an_enrollment(stack: Stack) -> None:
+    automation = await stack.automation([wait("pause"), email("v1", subject="version one")])
+    first = await stack.enroll(automation, await stack.contact())
+    await stack.at(first, "pause")
+    response = await stack.http.put(
+        f"/automations/{automation}", json={"name": "test", "steps": [wait("pause"), email("v2", subject="two")]}
+    )
+    assert response.status_code == 200 and response.json()["version"] == 2
+    second = await stack.enroll(automation, await stack.contact())
+    await stack.at(second, "pause")
+    await stack.skip(__import__("datetime").timedelta(days=4))
+    one = await stack.until(first, lambda s: s["status"] == "completed")
+    two = await stack.until(second, lambda s: s["status"] == "completed")
+    assert (one["version"], [m["step_id"] for m in one["messages"]]) == (1, ["v1"])
+    assert (two["version"], [m["step_id"] for m in two["messages"]]) == (2, ["v2"])
+    assert (await stack.get(f"/automations/{automation}/versions/1"))["steps"][1]["id"] == "v1"
+    assert (await stack.get(f"/automations/{automation}"))["version"] == 2
+
+
+async def test_reentry_rules(stack: Stack) -> None:
+    contact = await stack.contact()
+    again = await stack.automation([wait("pause")], reentry="after_exit")
+    first = await stack.enroll(again, contact)
+    response = await stack.http.post(f"/automations/{again}/enrollments", json={"contact_id": contact})
+    assert response.status_code == 409 and "already in automation" in response.text
+    removed = await stack.http.delete(f"/enrollments/{first}")
+    assert removed.json()["status"] == "removed"
+    second = await stack.enroll(again, contact)
+    assert second.endswith(".2")
+
+    once = await stack.automation([{"id": "bye", "type": "end"}], reentry="never")
+    done = await stack.enroll(once, contact)
+    await stack.until(done, lambda s: s["status"] == "completed")
+    response = await stack.http.post(f"/automations/{once}/enrollments", json={"contact_id": contact})
+    assert response.status_code == 409 and "reentry 'never'" in response.text
+
+    listed = await stack.get(f"/contacts/{contact}/enrollments")
+    assert {e["enrollment_id"]: e["status"] for e in listed} == {
+        first: "removed", second: "running", done: "completed"
+    }
+
+
+async def test_concurrent_enrollment_requests_give_exactly_one_201(stack: Stack) -> None:
+    contact = await stack.contact()
+    automation = await stack.automation([wait("pause")])
+    url = f"/automations/{automation}/enrollments"
+    responses = await asyncio.gather(*(stack.http.post(url, json={"contact_id": contact}) for _ in range(100)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 1 and codes.count(409) == 99, codes
+
+
+async def test_an_event_right_after_enrolling_always_arrives(stack: Stack) -> None:
+    automation = await stack.automation([goal("clicked", {"type": "link.clicked", "links": ["l"]},
+                                              if_unmet="wait")])  # fmt: skip
+    for _ in range(20):
+        contact = await stack.contact()
+        enrollment = await stack.enroll(automation, contact)
+        await stack.event(contact, "link.clicked", link_id="l")
+        state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+        assert state["goals_met"] == ["clicked"]
+
+
+async def test_one_event_reaches_all_20_automations_of_a_contact(stack: Stack) -> None:
+    contact = await stack.contact()
+    enrollments = []
+    for _ in range(20):
+        automation = await stack.automation([wait("pause", "P10D"), goal("g", tag_added("go")), wait("after")])
+        enrollments.append(await stack.enroll(automation, contact))
+    answer = await stack.post(f"/contacts/{contact}/tags", {"tag": "go"})
+    assert answer["event_id"]
+    for enrollment in enrollments:
+        state = await stack.at(enrollment, "after")
+        assert state["goals_met"] == ["g"]
+
+
+async def test_duplicate_event_ids_are_delivered_once(stack: Stack) -> None:
+    contact = await stack.contact()
+    automation = await stack.automation([wait("pause", "P10D")])
+    enrollment = await stack.enroll(automation, contact)
+    event = {"id": f"ev_{uuid.uuid4().hex}", "contact_id": contact, "type": "custom", "data": {"name": "x"}}
+    answers = await asyncio.gather(*(stack.http.post("/events", json=event) for _ in range(10)))
+    assert sorted(a.status_code for a in answers) == [200] * 9 + [202]
+    assert all(a.json() == {"event_id": event["id"], "delivered_to": [enrollment]} for a in answers)
+    await stack.event(contact, "custom", name="after")
+    state = await stack.received(enrollment, 2)
+    assert state["events_received"] == 2
+
+
+async def test_messages_are_listed_with_merge_fields_rendered(stack: Stack) -> None:
+    contact = await stack.contact(first_name="Grace", attributes={"plan": "pro"})
+    automation = await stack.automation([email("hi", subject="Hi {{ contact.first_name }} on {{ contact.plan }}")])
+    enrollment = await stack.enroll(automation, contact)
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    [message] = await stack.get(f"/contacts/{contact}/messages")
+    assert message["subject"] == "Hi Grace on pro"
+    assert message["message_id"] == state["messages"][0]["message_id"]
+
+
+async def test_archived_automations_take_no_new_enrollments(stack: Stack) -> None:
+    automation = await stack.automation([wait("pause")])
+    running = await stack.enroll(automation, await stack.contact())
+    assert (await stack.http.delete(f"/automations/{automation}")).json()["archived"] is True
+    response = await stack.http.post(f"/automations/{automation}/enrollments", json={"contact_id": "x"})
+    assert response.status_code == 409 and "archived" in response.text
+    assert (await stack.state(running))["status"] == "running"
+
+
+async def test_health(stack: Stack) -> None:
+    assert await stack.get("/health") == {"database": "ok", "temporal": "ok"}
