@@ -30,6 +30,8 @@ def render(template: str, fields: dict[str, Any]) -> str:
         return _templates.from_string(template).render(fields)
     except TemplateError as error:
         raise RenderError(f"template error: {error}") from None
+    except Exception as error:  # A template's own runtime error, such as a division by zero.
+        raise RenderError(f"template error: {type(error).__name__}: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from shared import goals
@@ -123,10 +123,12 @@ class EnrollmentWorkflow:
     async def _run(self, step: Step) -> int | None:
         try:
             return await self._run_step(step)
-        except ActivityError as error:
+        except (ActivityError, ApplicationError) as error:
             # Non-retryable failures only (retryable ones retry until they pass):
             # the step is recorded as failed and the contact goes on (SPEC §2).
-            self._record(step.id, "failed", error=str(error.cause or error))
+            # A local activity's failure arrives unwrapped, as the ApplicationError.
+            cause = error.cause if isinstance(error, ActivityError) and error.cause else error
+            self._record(step.id, "failed", error=str(cause))
             return self._after(step)
 
     async def _run_step(self, step: Step) -> int | None:

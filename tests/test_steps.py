@@ -1,0 +1,150 @@
+"""The step catalog in scope (SPEC §2), on the time-skipping server."""
+
+from datetime import timedelta
+
+from tests.conftest import Stack
+from tests.test_goal_rules import DAY, email, wait
+
+
+def outcomes(state: dict, step_id: str) -> list[str]:
+    return [h["outcome"] for h in state["history"] if h["step_id"] == step_id]
+
+
+async def test_wait_for_event_branches_on_event_or_timeout(stack: Stack) -> None:
+    steps = [
+        {"id": "click", "type": "wait_for_event", "timeout": "P2D", "on_event": "thanks", "on_timeout": "nudge",
+         "criteria": [{"type": "custom", "name": "visited", "value": "pricing"}]},
+        email("thanks", subject="thanks"),
+        {"id": "stop", "type": "end"},
+        email("nudge", subject="nudge"),
+    ]  # fmt: skip
+    automation = await stack.automation(steps)
+    hit = await stack.contact()
+    enrollment = await stack.enroll(automation, hit)
+    await stack.at(enrollment, "click")
+    await stack.event(hit, "custom", name="visited", value="home")  # Wrong value: no match.
+    await stack.event(hit, "custom", name="visited", value="pricing")
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert [m["step_id"] for m in state["messages"]] == ["thanks"]
+
+    miss = await stack.contact()
+    enrollment = await stack.enroll(automation, miss)
+    await stack.at(enrollment, "click")
+    await stack.skip(DAY * 3)
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert [m["step_id"] for m in state["messages"]] == ["nudge"]
+
+
+async def test_wait_for_event_since_enrollment_passes_straight_through(stack: Stack) -> None:
+    seen = {"type": "custom", "name": "seen"}
+    steps = [
+        wait("pause", "P1D"),
+        {"id": "since_arrival", "type": "wait_for_event", "timeout": "P5D", "criteria": [seen]},
+        {"id": "since_start", "type": "wait_for_event", "timeout": "P5D", "criteria": [seen], "since": "enrollment"},
+    ]  # fmt: skip
+    contact = await stack.contact()
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.at(enrollment, "pause")
+    await stack.event(contact, "custom", name="seen")
+    await stack.received(enrollment, 1)
+    await stack.skip(DAY * 2)
+    # The event came before arrival: `since_arrival` waits it out; `since_start` passes at once.
+    await stack.at(enrollment, "since_arrival")
+    await stack.skip(DAY * 6)
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert outcomes(state, "since_arrival") == ["waiting", "timed_out"]
+    assert outcomes(state, "since_start") == ["waiting", "event_matched"]
+
+
+async def test_if_else_on_tags_and_attributes(stack: Stack) -> None:
+    condition = {"all": [{"tag": "vip"}, {"not": {"attribute": "score", "op": "lt", "value": 10}},
+                         {"any": [{"attribute": "plan", "op": "eq", "value": "pro"}, {"tag": "beta"}]}]}  # fmt: skip
+    steps = [
+        {"id": "check", "type": "if_else", "condition": condition, "then": "yes", "else": "no"},
+        email("yes", subject="yes"),
+        {"id": "stop", "type": "end"},
+        email("no", subject="no"),
+    ]
+    automation = await stack.automation(steps)
+    cases = [({"tags": ["vip", "beta"], "attributes": {"score": 12}}, "yes"),
+             ({"tags": ["vip"], "attributes": {"score": 12, "plan": "pro"}}, "yes"),
+             ({"tags": ["vip"], "attributes": {"score": 3, "plan": "pro"}}, "no"),
+             ({"tags": [], "attributes": {"score": 50, "plan": "pro"}}, "no")]  # fmt: skip
+    for fields, branch in cases:
+        enrollment = await stack.enroll(automation, await stack.contact(**fields))
+        state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+        assert [m["step_id"] for m in state["messages"]] == [branch], fields
+
+
+async def test_update_attribute_set_unset_increment_decrement(stack: Stack) -> None:
+    steps = [
+        {"id": "score", "type": "update_attribute", "attribute": "score", "op": "increment", "value": 5},
+        {"id": "minus", "type": "update_attribute", "attribute": "score", "op": "decrement"},
+        {"id": "plan", "type": "update_attribute", "attribute": "plan", "op": "set", "value": "pro"},
+        {"id": "drop", "type": "update_attribute", "attribute": "old", "op": "unset"},
+    ]
+    contact = await stack.contact(attributes={"score": 1, "old": "x"})
+    state = await stack.until(await stack.enroll(await stack.automation(steps), contact),
+                              lambda s: s["status"] == "completed")  # fmt: skip
+    assert (await stack.get(f"/contacts/{contact}"))["attributes"] == {"score": 5, "plan": "pro"}
+    assert state["history"][0]["detail"] == {"attribute": "score", "old": 1, "new": 6}
+
+
+async def test_go_to_loops_end_at_the_loop_budget(stack: Stack) -> None:
+    steps = [
+        {"id": "bump", "type": "update_attribute", "attribute": "laps", "op": "increment"},
+        wait("tick", "PT10S"),
+        {"id": "again", "type": "go_to", "target": "bump"},
+    ]
+    contact = await stack.contact()
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.at(enrollment, "tick")
+    await stack.skip(timedelta(minutes=10))
+    state = await stack.until(enrollment, lambda s: s["status"] == "failed")
+    assert "loop budget exceeded: step 'bump' ran 50 times in 30 minutes" in state["end_reason"]
+    assert (await stack.get(f"/contacts/{contact}"))["attributes"]["laps"] == 50
+
+
+async def test_wait_until_a_date_time(stack: Stack) -> None:
+    assert stack.env is not None
+    # The time-skipping server's clock runs ahead of ours once tests skipped time.
+    until = (await stack.env.get_current_time() + timedelta(days=2)).replace(microsecond=0)
+    automation = await stack.automation([{"id": "launch", "type": "wait", "until": until.isoformat()}, email("go")])
+    enrollment = await stack.enroll(automation, await stack.contact())
+    state = await stack.at(enrollment, "launch")
+    assert state["history"][-1]["detail"]["until"] == until.isoformat()
+    await stack.skip(DAY * 3)
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert [m["step_id"] for m in state["messages"]] == ["go"]
+
+
+async def test_removing_an_enrollment_ends_it_at_once(stack: Stack) -> None:
+    automation = await stack.automation([wait("pause", "P10D"), email("never")])
+    enrollment = await stack.enroll(automation, await stack.contact())
+    await stack.at(enrollment, "pause")
+    response = await stack.http.delete(f"/enrollments/{enrollment}")
+    assert response.status_code == 200 and response.json()["status"] == "removed"
+    state = await stack.state(enrollment)
+    assert state["status"] == "removed" and state["messages"] == []
+
+
+async def test_sends_are_skipped_with_a_reason_and_the_contact_advances(stack: Stack) -> None:
+    automation = await stack.automation([email("hi"), email("render", subject="{{ contact.id.__class__ }}x"),
+                                         email("after")])  # fmt: skip
+    contact = await stack.contact()
+    await stack.event(contact, "email.unsubscribed", message_id="msg_elsewhere")
+    state = await stack.until(await stack.enroll(automation, contact), lambda s: s["status"] == "completed")
+    assert [h["detail"] for h in state["history"] if h["step_id"] == "hi"] == [{"reason": "contact is unsubscribed"}]
+    assert outcomes(state, "after") == ["skipped"]
+
+    no_address = await stack.post("/contacts", {"first_name": "Nomail"}, expect=201)
+    state = await stack.until(await stack.enroll(automation, no_address["id"]), lambda s: s["status"] == "completed")
+    assert outcomes(state, "hi") == ["skipped"]
+
+
+async def test_a_template_that_fails_to_render_fails_its_step_only(stack: Stack) -> None:
+    automation = await stack.automation([email("bad", subject="{{ 1 / 0 }}"), email("good")])
+    state = await stack.until(await stack.enroll(automation, await stack.contact()),
+                              lambda s: s["status"] == "completed")  # fmt: skip
+    assert outcomes(state, "bad") == ["failed"] and "division by zero" in state["history"][0]["detail"]["error"]
+    assert [m["step_id"] for m in state["messages"]] == ["good"]
