@@ -4,6 +4,7 @@ sweeps for events whose delivery a crash interrupted."""
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -65,9 +66,13 @@ async def running_worker(client: Client, engine: Engine, task_queue: str) -> Asy
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     client = await connect()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     async with running_worker(client, db.engine(), settings().task_queue):
         log.info("worker polling task queue %r", settings().task_queue)
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("stopping: finishing the tasks in hand")
 
 
 if __name__ == "__main__":

