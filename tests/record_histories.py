@@ -1,0 +1,85 @@
+"""Record enrollment histories for the replay test.
+
+    .venv/bin/python -m tests.record_histories
+
+Runs a few scenarios that together use every step type, a goal move and a
+removal on the time-skipping server, and writes each finished workflow's
+history to tests/histories/. Record again only when a change is meant to be
+incompatible with running enrollments (and guard it with workflow.patched).
+"""
+
+import asyncio
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from shared.db import make_engine
+from tests.conftest import Stack, binary, make_stack, register_search_attributes
+from tests.test_goal_rules import NURTURE, email, goal, tag_added, wait
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def nurture_goal_jump(stack: Stack) -> str:
+    contact = await stack.contact()
+    enrollment = await stack.enroll(await stack.automation(NURTURE), contact)
+    await stack.at(enrollment, "pause")
+    await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
+async def every_step(stack: Stack) -> str:
+    contact = await stack.contact(tags=["vip"], attributes={"score": 3})
+    steps = [
+        {"id": "score", "type": "update_attribute", "attribute": "score", "op": "increment", "value": 2},
+        {"id": "check", "type": "if_else", "condition": {"tag": "vip"}, "then": "hello", "else": "stop"},
+        email("hello"),
+        {"id": "opened", "type": "wait_for_event", "timeout": "P1D", "on_timeout": "tag",
+         "criteria": [{"type": "email", "actions": ["opened"]}]},
+        {"id": "tag", "type": "add_tag", "tag": "engaged"},
+        {"id": "untag", "type": "remove_tag", "tag": "vip"},
+        goal("passed", tag_added("never"), if_unmet="continue"),
+        wait("pause", "PT1H"),
+        {"id": "loop", "type": "go_to", "target": "stop"},
+        {"id": "stop", "type": "end"},
+    ]  # fmt: skip
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.at(enrollment, "opened")
+    await stack.skip(timedelta(days=2))
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
+async def removed_while_waiting(stack: Stack) -> str:
+    contact = await stack.contact()
+    enrollment = await stack.enroll(await stack.automation([wait("pause", "P10D"), email("never")]), contact)
+    await stack.at(enrollment, "pause")
+    await stack.event(contact, "custom", name="noise")
+    await stack.http.delete(f"/enrollments/{enrollment}")
+    return enrollment
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{tmp}/record.db")
+            async with make_stack(env.client, engine, env) as stack:
+                for scenario in (nurture_goal_jump, every_step, removed_while_waiting):
+                    enrollment = await scenario(stack)
+                    history = await env.client.get_workflow_handle(enrollment).fetch_history()
+                    path = HISTORIES / f"{scenario.__name__}.json"
+                    path.write_text(history.to_json())
+                    print(f"{path}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
