@@ -81,11 +81,18 @@ class DevStack:
 
     def temporal_command(self) -> list[str]:
         command = [
-            binary("temporal"), "server", "start-dev",
-            "--db-filename", str(self.home.resolve() / "temporal.db"),
-            "--ip", "127.0.0.1", "--port", str(self.temporal_port),
-            "--log-level", "warn",
-        ]  # fmt: skip
+            binary("temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.home.resolve() / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.temporal_port),
+            "--log-level",
+            "warn",
+        ]
         for pragma in SQLITE_PRAGMAS:
             command += ["--sqlite-pragma", pragma]
         for key in SEARCH_ATTRIBUTES:
@@ -93,7 +100,7 @@ class DevStack:
         return command + (["--headless"] if self.headless else ["--ui-port", str(self.ui_port)])
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        log = open(self.home / f"{name}.log", "ab")
         process = subprocess.Popen(command, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = process
         return process
@@ -119,9 +126,19 @@ class DevStack:
     def start_api(self) -> None:
         process = self._spawn(
             "api",
-            [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-             "--port", str(self.api_port), "--log-level", "warning"],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--log-level",
+                "warning",
+            ],
+        )
 
         def healthy() -> bool:
             try:
@@ -152,13 +169,17 @@ class DevStack:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", type=Path, default=Path(".goalflow"), help="where state and logs live")
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--api-port", type=int, default=8000)
     args = parser.parse_args()
-    stack = DevStack(home=args.home, temporal_port=args.temporal_port, ui_port=args.ui_port, api_port=args.api_port)
+    stack = DevStack(
+        home=args.home, temporal_port=args.temporal_port, ui_port=args.ui_port, api_port=args.api_port
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()

@@ -24,8 +24,9 @@ from shared.temporal import connect
 log = logging.getLogger("goalflow.api")
 
 
-def create_app(engine: Engine | None = None, client: Client | None = None,
-               task_queue: str | None = None) -> FastAPI:  # fmt: skip
+def create_app(
+    engine: Engine | None = None, client: Client | None = None, task_queue: str | None = None
+) -> FastAPI:
     """The app; tests pass their own engine, client and task queue."""
 
     @asynccontextmanager

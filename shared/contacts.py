@@ -98,8 +98,9 @@ def set_appointment(
         raise Conflict(f"appointment '{appointment_id}' belongs to another contact")
     changed = appointment is None or appointment.status != status or appointment.calendar_id != calendar_id
     now = utcnow()
-    appointment = appointment or Appointment(id=appointment_id, contact_id=contact_id,
-                                             calendar_id=calendar_id, status=status, updated_at=now)  # fmt: skip
+    appointment = appointment or Appointment(
+        id=appointment_id, contact_id=contact_id, calendar_id=calendar_id, status=status, updated_at=now
+    )
     appointment.calendar_id, appointment.status, appointment.updated_at = calendar_id, status, now
     session.add(appointment)
     if not changed:

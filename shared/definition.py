@@ -95,9 +95,17 @@ Step = Annotated[
     Field(discriminator="type"),
 ]
 STEP_TYPES = (
-    "send_email", "wait", "wait_for_event", "if_else", "add_tag", "remove_tag",
-    "update_attribute", "go_to", "goal", "end",
-)  # fmt: skip
+    "send_email",
+    "wait",
+    "wait_for_event",
+    "if_else",
+    "add_tag",
+    "remove_tag",
+    "update_attribute",
+    "go_to",
+    "goal",
+    "end",
+)
 # Steps that hold the contact until time passes, so a loop through one cannot spin.
 WAITING_TYPES = ("wait", "wait_for_event")
 
@@ -190,7 +198,9 @@ def find_problems(automation: Automation) -> list[Problem]:
             problems.append(Problem(loc=["steps", i, "id"], msg="'end' is reserved"))
         elif step.id in ids:
             problems.append(
-                Problem(loc=["steps", i, "id"], msg=f"step '{step.id}': duplicate id (also step {ids[step.id]})")
+                Problem(
+                    loc=["steps", i, "id"], msg=f"step '{step.id}': duplicate id (also step {ids[step.id]})"
+                )
             )
         ids.setdefault(step.id, i)
     send_steps = {s.id for s in automation.steps if isinstance(s, SendEmail)}

@@ -62,8 +62,9 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
     if last is not None and last.status == "running":
         raise Conflict(f"contact '{contact_id}' is already in automation '{automation_id}' ({last.id})")
     if last is not None and definition.reentry == "never":
-        raise Conflict(f"contact '{contact_id}' was enrolled before and automation '{automation_id}' "
-                       "has reentry 'never'")  # fmt: skip
+        raise Conflict(
+            f"contact '{contact_id}' was enrolled before and automation '{automation_id}' has reentry 'never'"
+        )
     seq = last.seq + 1 if last else 1
     return Entry(
         enrollment_id=enrollment_id(automation_id, contact_id, seq),

@@ -41,9 +41,12 @@ def to_row(event: Event) -> EventRow:
 
 def from_row(row: EventRow) -> Event:
     return Event(
-        id=row.id, contact_id=row.contact_id, type=row.type,  # type: ignore[arg-type]
-        occurred_at=as_utc(row.occurred_at), data=row.data,
-    )  # fmt: skip
+        id=row.id,
+        contact_id=row.contact_id,
+        type=row.type,  # type: ignore[arg-type]
+        occurred_at=as_utc(row.occurred_at),
+        data=row.data,
+    )
 
 
 class EventBus:

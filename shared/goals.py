@@ -48,21 +48,15 @@ def on_event(
     step, for the messages this enrollment sent (G8).
     """
     goals = automation.goals()
-    rearmed = tuple(
-        g.id for g in goals if g.id in met and any(rearms(c, event) for c in g.criteria)
-    )
+    rearmed = tuple(g.id for g in goals if g.id in met and any(rearms(c, event) for c in g.criteria))
     still_met = met - set(rearmed)
     newly_met = tuple(
-        g.id
-        for g in goals
-        if g.id not in still_met and any(matches(c, event, sent) for c in g.criteria)
+        g.id for g in goals if g.id not in still_met and any(matches(c, event, sent) for c in g.criteria)
     )
     # G3/G6: pull only to goals ahead of (or at) the contact that it has not
     # left behind; moving back would run a step twice. G5: the furthest wins.
     candidates = [
-        automation.index(g)
-        for g in newly_met
-        if g not in passed and automation.index(g) >= position
+        automation.index(g) for g in newly_met if g not in passed and automation.index(g) >= position
     ]
     if pending_move is not None:
         candidates.append(automation.index(pending_move))

@@ -18,25 +18,27 @@ import pytest_asyncio
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
 from api.app import create_app
 from shared.contracts import SEARCH_ATTRIBUTES
 from shared.db import EnrollmentRow, make_engine
 from worker.main import running_worker
 
+
 def binary(name: str) -> str | None:
     """A binary from PATH or from this interpreter's venv (pip puts it there)."""
     return shutil.which(name, path=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
 
 
-POSTGRES_URL = os.environ.get("GOALFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "GOALFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_reachable() -> bool:
@@ -75,7 +77,9 @@ async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SEARCH_ATTRIBUTES},
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in SEARCH_ATTRIBUTES
+            },
         )
     )
 
@@ -141,10 +145,10 @@ class Stack:
         return await self.get(f"/enrollments/{enrollment_id}")
 
     async def until(
-        self, enrollment_id: str, check: Callable[[dict[str, Any]], bool], timeout: float = 15
+        self, enrollment_id: str, check: Callable[[dict[str, Any]], bool], within: float = 15
     ) -> dict[str, Any]:
         """Poll the enrollment's state until `check` holds; fail with the last state."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             state = await self.state(enrollment_id)
             if check(state):

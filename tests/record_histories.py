@@ -38,15 +38,20 @@ async def every_step(stack: Stack) -> str:
         {"id": "score", "type": "update_attribute", "attribute": "score", "op": "increment", "value": 2},
         {"id": "check", "type": "if_else", "condition": {"tag": "vip"}, "then": "hello", "else": "stop"},
         email("hello"),
-        {"id": "opened", "type": "wait_for_event", "timeout": "P1D", "on_timeout": "tag",
-         "criteria": [{"type": "email", "actions": ["opened"]}]},
+        {
+            "id": "opened",
+            "type": "wait_for_event",
+            "timeout": "P1D",
+            "on_timeout": "tag",
+            "criteria": [{"type": "email", "actions": ["opened"]}],
+        },
         {"id": "tag", "type": "add_tag", "tag": "engaged"},
         {"id": "untag", "type": "remove_tag", "tag": "vip"},
         goal("passed", tag_added("never"), if_unmet="continue"),
         wait("pause", "PT1H"),
         {"id": "loop", "type": "go_to", "target": "stop"},
         {"id": "stop", "type": "end"},
-    ]  # fmt: skip
+    ]
     enrollment = await stack.enroll(await stack.automation(steps), contact)
     await stack.at(enrollment, "opened")
     await stack.skip(timedelta(days=2))

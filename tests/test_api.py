@@ -13,14 +13,25 @@ async def test_bad_definitions_get_422_naming_the_step_and_field(stack: Stack) -
     cases: list[tuple[list[dict[str, Any]], list[Any], str]] = [
         ([{"id": "a", "type": "teleport"}], ["body", "steps", 0, "type"], "unknown step type 'teleport'"),
         ([wait("a"), wait("a")], ["body", "steps", 1, "id"], "duplicate id"),
-        ([{"id": "a", "type": "go_to", "target": "nowhere"}], ["body", "steps", 0, "target"], "no step 'nowhere'"),
+        (
+            [{"id": "a", "type": "go_to", "target": "nowhere"}],
+            ["body", "steps", 0, "target"],
+            "no step 'nowhere'",
+        ),
         ([wait("a", "3 days")], ["body", "steps", 0, "duration"], "not an ISO 8601 duration"),
         ([email("a", subject="{{ oops")], ["body", "steps", 0, "subject"], "template error"),
-        ([goal("g", {"type": "email", "actions": ["opened"], "steps": ["ghost"]})],
-         ["body", "steps", 0, "criteria", 0, "steps"], "no send_email step 'ghost'"),
-        ([email("a"), {"id": "b", "type": "go_to", "target": "a"}], ["body", "steps", 1, "target"], "never waits"),
+        (
+            [goal("g", {"type": "email", "actions": ["opened"], "steps": ["ghost"]})],
+            ["body", "steps", 0, "criteria", 0, "steps"],
+            "no send_email step 'ghost'",
+        ),
+        (
+            [email("a"), {"id": "b", "type": "go_to", "target": "a"}],
+            ["body", "steps", 1, "target"],
+            "never waits",
+        ),
         ([{"id": "a", "type": "send_email", "body": "x"}], ["body", "steps", 0, "subject"], "Field required"),
-    ]  # fmt: skip
+    ]
     for steps, loc, message in cases:
         response = await stack.http.post("/automations", json={"name": "bad", "steps": steps})
         assert response.status_code == 422, (steps, response.text)
@@ -41,12 +52,19 @@ async def test_bad_requests_get_422_and_unknown_ids_404(stack: Stack) -> None:
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "email"]
     response = await stack.http.post("/contacts", json={"timezone": "Mars/Olympus"})
     assert response.status_code == 422 and "unknown time zone" in response.text
-    for url in ("/contacts/nobody", "/automations/nothing", "/enrollments/a.b.1",
-                "/automations/nothing/versions/1", "/contacts/nobody/enrollments"):  # fmt: skip
+    for url in (
+        "/contacts/nobody",
+        "/automations/nothing",
+        "/enrollments/a.b.1",
+        "/automations/nothing/versions/1",
+        "/contacts/nobody/enrollments",
+    ):
         assert (await stack.http.get(url)).status_code == 404, url
     response = await stack.http.post("/automations/nothing/enrollments", json={"contact_id": contact})
     assert response.status_code == 404
-    response = await stack.http.post("/events", json={**bad_event, "contact_id": "nobody", "data": {"tag": "t"}})
+    response = await stack.http.post(
+        "/events", json={**bad_event, "contact_id": "nobody", "data": {"tag": "t"}}
+    )
     assert response.status_code == 404
 
 
@@ -55,7 +73,8 @@ async def test_versions_are_pinned_for_the_life_of_an_enrollment(stack: Stack) -
     first = await stack.enroll(automation, await stack.contact())
     await stack.at(first, "pause")
     response = await stack.http.put(
-        f"/automations/{automation}", json={"name": "test", "steps": [wait("pause"), email("v2", subject="two")]}
+        f"/automations/{automation}",
+        json={"name": "test", "steps": [wait("pause"), email("v2", subject="two")]},
     )
     assert response.status_code == 200 and response.json()["version"] == 2
     second = await stack.enroll(automation, await stack.contact())
@@ -88,7 +107,9 @@ async def test_reentry_rules(stack: Stack) -> None:
 
     listed = await stack.get(f"/contacts/{contact}/enrollments")
     assert {e["enrollment_id"]: e["status"] for e in listed} == {
-        first: "removed", second: "running", done: "completed"
+        first: "removed",
+        second: "running",
+        done: "completed",
     }
 
 
@@ -96,14 +117,17 @@ async def test_concurrent_enrollment_requests_give_exactly_one_201(stack: Stack)
     contact = await stack.contact()
     automation = await stack.automation([wait("pause")])
     url = f"/automations/{automation}/enrollments"
-    responses = await asyncio.gather(*(stack.http.post(url, json={"contact_id": contact}) for _ in range(100)))
+    responses = await asyncio.gather(
+        *(stack.http.post(url, json={"contact_id": contact}) for _ in range(100))
+    )
     codes = sorted(r.status_code for r in responses)
     assert codes.count(201) == 1 and codes.count(409) == 99, codes
 
 
 async def test_an_event_right_after_enrolling_always_arrives(stack: Stack) -> None:
-    automation = await stack.automation([goal("clicked", {"type": "link.clicked", "links": ["l"]},
-                                              if_unmet="wait")])  # fmt: skip
+    automation = await stack.automation(
+        [goal("clicked", {"type": "link.clicked", "links": ["l"]}, if_unmet="wait")]
+    )
     for _ in range(20):
         contact = await stack.contact()
         enrollment = await stack.enroll(automation, contact)
@@ -116,7 +140,9 @@ async def test_one_event_reaches_all_20_automations_of_a_contact(stack: Stack) -
     contact = await stack.contact()
     enrollments = []
     for _ in range(20):
-        automation = await stack.automation([wait("pause", "P10D"), goal("g", tag_added("go")), wait("after")])
+        automation = await stack.automation(
+            [wait("pause", "P10D"), goal("g", tag_added("go")), wait("after")]
+        )
         enrollments.append(await stack.enroll(automation, contact))
     answer = await stack.post(f"/contacts/{contact}/tags", {"tag": "go"})
     assert answer["event_id"]
@@ -140,7 +166,9 @@ async def test_duplicate_event_ids_are_delivered_once(stack: Stack) -> None:
 
 async def test_messages_are_listed_with_merge_fields_rendered(stack: Stack) -> None:
     contact = await stack.contact(first_name="Grace", attributes={"plan": "pro"})
-    automation = await stack.automation([email("hi", subject="Hi {{ contact.first_name }} on {{ contact.plan }}")])
+    automation = await stack.automation(
+        [email("hi", subject="Hi {{ contact.first_name }} on {{ contact.plan }}")]
+    )
     enrollment = await stack.enroll(automation, contact)
     state = await stack.until(enrollment, lambda s: s["status"] == "completed")
     [message] = await stack.get(f"/contacts/{contact}/messages")

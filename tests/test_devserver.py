@@ -18,6 +18,7 @@ from devstack import DevStack, free_port
 from shared.db import Message, make_engine
 from shared.temporal import connect
 
+
 @pytest.fixture(scope="module")
 def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     home: Path = tmp_path_factory.mktemp("goalflow")
@@ -45,8 +46,8 @@ async def post(api: httpx.AsyncClient, url: str, body: Any, expect: int) -> Any:
     return response.json()
 
 
-async def until(api: httpx.AsyncClient, enrollment: str, check: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(api: httpx.AsyncClient, enrollment: str, check: Any, within: float = 60) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         response = await api.get(f"/enrollments/{enrollment}")
         if response.status_code == 200 and check(state := response.json()):
@@ -62,11 +63,17 @@ NURTURE = {
         {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "Welcome"},
         {"id": "pause", "type": "wait", "duration": "P3D"},
         {"id": "followup", "type": "send_email", "subject": "Still there?", "body": "..."},
-        {"id": "purchased", "type": "goal", "criteria": [{"type": "tag.added", "tag": "product purchased"}],
-         "if_unmet": "wait", "timeout": "P30D", "on_timeout": "end"},
+        {
+            "id": "purchased",
+            "type": "goal",
+            "criteria": [{"type": "tag.added", "tag": "product purchased"}],
+            "if_unmet": "wait",
+            "timeout": "P30D",
+            "on_timeout": "end",
+        },
         {"id": "thanks", "type": "add_tag", "tag": "customer"},
     ],
-}  # fmt: skip
+}
 
 
 async def test_define_enroll_post_event_and_see_the_jump(api: httpx.AsyncClient, temporal: Client) -> None:
@@ -112,23 +119,33 @@ async def test_kill_9_of_the_worker_loses_nothing_and_sends_nothing_twice(
         {"id": "two", "type": "send_email", "subject": "2", "body": "b"},
         {"id": "tock", "type": "wait", "duration": "PT1S"},
         {"id": "three", "type": "send_email", "subject": "3", "body": "b"},
-        {"id": "clicked", "type": "goal", "criteria": [{"type": "link.clicked", "links": ["lnk_go"]}],
-         "if_unmet": "wait"},
+        {
+            "id": "clicked",
+            "type": "goal",
+            "criteria": [{"type": "link.clicked", "links": ["lnk_go"]}],
+            "if_unmet": "wait",
+        },
         {"id": "four", "type": "send_email", "subject": "4", "body": "b"},
-    ]  # fmt: skip
+    ]
     automation = (await post(api, "/automations", {"name": "crash", "steps": steps}, 201))["id"]
     contacts, enrollments = [], []
     for i in range(10):
         contact = (await post(api, "/contacts", {"email": f"c{i}@example.com"}, 201))["id"]
         contacts.append(contact)
         body = {"contact_id": contact}
-        enrollments.append((await post(api, f"/automations/{automation}/enrollments", body, 201))["enrollment_id"])
+        enrollments.append(
+            (await post(api, f"/automations/{automation}/enrollments", body, 201))["enrollment_id"]
+        )
     await asyncio.sleep(0.5)
     devstack.stop("worker", kill=True)
     # Events posted while no worker runs are kept by Temporal until it is back.
     for contact in contacts:
-        event = {"id": f"ev_{uuid.uuid4().hex}", "contact_id": contact, "type": "link.clicked",
-                 "data": {"link_id": "lnk_go"}}  # fmt: skip
+        event = {
+            "id": f"ev_{uuid.uuid4().hex}",
+            "contact_id": contact,
+            "type": "link.clicked",
+            "data": {"link_id": "lnk_go"},
+        }
         await post(api, "/events", event, 202)
     await asyncio.sleep(2)
     devstack.start_worker()
@@ -155,7 +172,9 @@ async def test_kill_9_of_the_worker_loses_nothing_and_sends_nothing_twice(
 async def test_a_storm_of_10000_events_loses_none_and_history_stays_bounded(
     api: httpx.AsyncClient, temporal: Client
 ) -> None:
-    steps = [{"id": "hold", "type": "goal", "criteria": [{"type": "custom", "name": "buy"}], "if_unmet": "wait"}]
+    steps = [
+        {"id": "hold", "type": "goal", "criteria": [{"type": "custom", "name": "buy"}], "if_unmet": "wait"}
+    ]
     automation = (await post(api, "/automations", {"name": "storm", "steps": steps}, 201))["id"]
     contact = (await post(api, "/contacts", {"email": "storm@example.com"}, 201))["id"]
     enrollment = (await post(api, f"/automations/{automation}/enrollments", {"contact_id": contact}, 201))[
@@ -169,14 +188,18 @@ async def test_a_storm_of_10000_events_loses_none_and_history_stays_bounded(
     async def sender() -> None:
         while not queue.empty():
             i = queue.get_nowait()
-            body = {"id": f"storm-{enrollment}-{i}", "contact_id": contact, "type": "custom",
-                    "data": {"name": "ping", "value": i}}  # fmt: skip
+            body = {
+                "id": f"storm-{enrollment}-{i}",
+                "contact_id": contact,
+                "type": "custom",
+                "data": {"name": "ping", "value": i},
+            }
             await post(api, "/events", body, 202)
 
     await asyncio.gather(*(sender() for _ in range(16)))
     buy = {"id": f"storm-{enrollment}-buy", "contact_id": contact, "type": "custom", "data": {"name": "buy"}}
     await post(api, "/events", buy, 202)
-    state = await until(api, enrollment, lambda s: s["status"] == "completed", timeout=300)
+    state = await until(api, enrollment, lambda s: s["status"] == "completed", within=300)
     assert state["events_received"] == total + 1
     assert state["goals_met"] == ["hold"]
     lengths = [

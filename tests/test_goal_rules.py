@@ -59,8 +59,13 @@ async def test_g2_events_before_the_enrollment_never_count(stack: Stack) -> None
     contact = await stack.contact()
     before = datetime.now(UTC) - timedelta(hours=1)
     # One stored before the enrollment, one delivered late with an old occurred_at.
-    early = {"id": f"ev_{uuid.uuid4().hex}", "contact_id": contact, "type": "link.clicked",
-             "data": {"link_id": "lnk_1"}, "occurred_at": before.isoformat()}  # fmt: skip
+    early = {
+        "id": f"ev_{uuid.uuid4().hex}",
+        "contact_id": contact,
+        "type": "link.clicked",
+        "data": {"link_id": "lnk_1"},
+        "occurred_at": before.isoformat(),
+    }
     await stack.post("/events", early, expect=202)
     automation = await stack.automation(
         [wait("pause"), goal("clicked", {"type": "link.clicked", "links": ["lnk_1"]}, if_unmet="end")]
@@ -106,9 +111,7 @@ async def test_g4_a_goal_is_met_once(stack: Stack) -> None:
 
 async def test_g4_a_tag_goal_rearms_when_the_tag_is_removed(stack: Stack) -> None:
     contact = await stack.contact()
-    automation = await stack.automation(
-        [wait("pause"), goal("vip", tag_added("vip")), wait("after", "P10D")]
-    )
+    automation = await stack.automation([wait("pause"), goal("vip", tag_added("vip")), wait("after", "P10D")])
     enrollment = await stack.enroll(automation, contact)
     await stack.at(enrollment, "pause")
     await stack.post(f"/contacts/{contact}/tags", {"tag": "vip"})
@@ -124,13 +127,15 @@ async def test_g4_a_tag_goal_rearms_when_the_tag_is_removed(stack: Stack) -> Non
 
 async def test_g5_one_event_meeting_two_goals_moves_to_the_furthest(stack: Stack) -> None:
     contact = await stack.contact()
-    automation = await stack.automation([
-        wait("pause"),
-        goal("near", tag_added("bought"), if_unmet="wait"),
-        email("upsell"),
-        goal("far", tag_added("bought"), if_unmet="wait"),
-        wait("after", "P10D"),
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            wait("pause"),
+            goal("near", tag_added("bought"), if_unmet="wait"),
+            email("upsell"),
+            goal("far", tag_added("bought"), if_unmet="wait"),
+            wait("after", "P10D"),
+        ]
+    )
     enrollment = await stack.enroll(automation, contact)
     await stack.at(enrollment, "pause")
     await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
@@ -143,11 +148,13 @@ async def test_g5_one_event_meeting_two_goals_moves_to_the_furthest(stack: Stack
 
 async def test_g6_a_passed_goal_is_recorded_but_never_moves_back(stack: Stack) -> None:
     contact = await stack.contact()
-    automation = await stack.automation([
-        goal("early", tag_added("bought"), if_unmet="continue"),
-        email("welcome"),
-        wait("pause", "P10D"),
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            goal("early", tag_added("bought"), if_unmet="continue"),
+            email("welcome"),
+            wait("pause", "P10D"),
+        ]
+    )
     enrollment = await stack.enroll(automation, contact)
     await stack.at(enrollment, "pause")
     await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
@@ -155,16 +162,18 @@ async def test_g6_a_passed_goal_is_recorded_but_never_moves_back(stack: Stack) -
     assert moves(state) == []
     assert state["current_step"] == "pause"
     assert ran(state, "welcome") == 1
-    met = [h for h in state["history"] if h["outcome"] == "goal_met"][0]
+    met = next(h for h in state["history"] if h["outcome"] == "goal_met")
     assert met["detail"]["from_step"] == "pause" and met["detail"]["moved"] is False
 
 
 async def test_g7_reaching_a_goal_met_unmet_end_continue_wait(stack: Stack) -> None:
     contact = await stack.contact()
-    automation = await stack.automation([
-        goal("ends", tag_added("x"), if_unmet="end"),
-        email("never"),
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            goal("ends", tag_added("x"), if_unmet="end"),
+            email("never"),
+        ]
+    )
     state = await stack.until(await stack.enroll(automation, contact), lambda s: s["status"] == "completed")
     assert state["end_reason"] == "goal 'ends' not met" and state["messages"] == []
 
@@ -174,12 +183,14 @@ async def test_g7_reaching_a_goal_met_unmet_end_continue_wait(stack: Stack) -> N
     assert [m["step_id"] for m in state["messages"]] == ["next"]
 
     contact = await stack.contact()
-    automation = await stack.automation([
-        goal("holds", tag_added("x"), if_unmet="wait", timeout="P7D", on_timeout="late"),
-        email("met_in_time", subject="met"),
-        {"id": "stop", "type": "end"},
-        email("late", subject="late"),
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            goal("holds", tag_added("x"), if_unmet="wait", timeout="P7D", on_timeout="late"),
+            email("met_in_time", subject="met"),
+            {"id": "stop", "type": "end"},
+            email("late", subject="late"),
+        ]
+    )
     waiting = await stack.enroll(automation, contact)
     await stack.at(waiting, "holds")
     await stack.post(f"/contacts/{contact}/tags", {"tag": "x"})
@@ -195,14 +206,16 @@ async def test_g7_reaching_a_goal_met_unmet_end_continue_wait(stack: Stack) -> N
 
     # Reaching a goal met earlier (while the contact was past it) goes on.
     contact = await stack.contact()
-    automation = await stack.automation([
-        {"id": "start", "type": "go_to", "target": "pause"},
-        goal("ok", tag_added("x"), if_unmet="end"),
-        email("on"),
-        {"id": "stop", "type": "end"},
-        wait("pause"),
-        {"id": "back", "type": "go_to", "target": "ok"},
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            {"id": "start", "type": "go_to", "target": "pause"},
+            goal("ok", tag_added("x"), if_unmet="end"),
+            email("on"),
+            {"id": "stop", "type": "end"},
+            wait("pause"),
+            {"id": "back", "type": "go_to", "target": "ok"},
+        ]
+    )
     met_first = await stack.enroll(automation, contact)
     await stack.at(met_first, "pause")
     await stack.post(f"/contacts/{contact}/tags", {"tag": "x"})
@@ -216,8 +229,9 @@ async def test_g7_reaching_a_goal_met_unmet_end_continue_wait(stack: Stack) -> N
 async def test_g8_email_goals_count_only_this_enrollments_messages(stack: Stack) -> None:
     contact = await stack.contact()
     opened = {"type": "email", "actions": ["opened"], "steps": ["welcome"]}
-    mine = await stack.automation([email("welcome"), email("other"), wait("pause"), goal("read", opened),
-                                   wait("after", "P10D")])  # fmt: skip
+    mine = await stack.automation(
+        [email("welcome"), email("other"), wait("pause"), goal("read", opened), wait("after", "P10D")]
+    )
     theirs = await stack.automation([email("newsletter"), wait("pause", "P10D")])
     enrollment = await stack.enroll(mine, contact)
     foreign = await stack.enroll(theirs, contact)
@@ -246,12 +260,14 @@ async def test_g9_tag_changes_count_whatever_their_origin(stack: Stack) -> None:
 
     # This enrollment's own step.
     contact = await stack.contact()
-    own = await stack.automation([
-        {"id": "tag_self", "type": "add_tag", "tag": "engaged"},
-        wait("pause", "P10D"),
-        goal("engaged", tag_added("engaged"), if_unmet="end"),
-        email("reward"),
-    ])  # fmt: skip
+    own = await stack.automation(
+        [
+            {"id": "tag_self", "type": "add_tag", "tag": "engaged"},
+            wait("pause", "P10D"),
+            goal("engaged", tag_added("engaged"), if_unmet="end"),
+            email("reward"),
+        ]
+    )
     state = await stack.until(await stack.enroll(own, contact), lambda s: s["status"] == "completed")
     assert state["goals_met"] == ["engaged"]
     assert moves(state)[0]["detail"]["from_step"] in ("tag_self", "pause")
@@ -310,13 +326,20 @@ async def test_g12_only_positive_conditions_are_goals(stack: Stack) -> None:
     assert response.json()["detail"][0]["loc"][:4] == ["body", "steps", 1, "criteria"]
     # "Did not open within 3 days" is a wait_for_event with a timeout.
     contact = await stack.contact()
-    automation = await stack.automation([
-        email("welcome"),
-        {"id": "opened", "type": "wait_for_event", "timeout": "P3D", "on_timeout": "nudge",
-         "criteria": [{"type": "email", "actions": ["opened"]}]},
-        {"id": "done", "type": "end"},
-        email("nudge", subject="You did not open"),
-    ])  # fmt: skip
+    automation = await stack.automation(
+        [
+            email("welcome"),
+            {
+                "id": "opened",
+                "type": "wait_for_event",
+                "timeout": "P3D",
+                "on_timeout": "nudge",
+                "criteria": [{"type": "email", "actions": ["opened"]}],
+            },
+            {"id": "done", "type": "end"},
+            email("nudge", subject="You did not open"),
+        ]
+    )
     enrollment = await stack.enroll(automation, contact)
     await stack.at(enrollment, "opened")
     await stack.skip(DAY * 4)

@@ -11,15 +11,15 @@ from temporalio.worker import Replayer
 
 from worker.enrollment import EnrollmentWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
 
 
 def test_histories_are_checked_in() -> None:
     assert len(HISTORIES) >= 3
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_replay(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+@pytest.mark.parametrize("name", HISTORIES)
+async def test_replay(name: str) -> None:
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
     replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)

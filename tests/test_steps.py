@@ -12,12 +12,18 @@ def outcomes(state: dict, step_id: str) -> list[str]:
 
 async def test_wait_for_event_branches_on_event_or_timeout(stack: Stack) -> None:
     steps = [
-        {"id": "click", "type": "wait_for_event", "timeout": "P2D", "on_event": "thanks", "on_timeout": "nudge",
-         "criteria": [{"type": "custom", "name": "visited", "value": "pricing"}]},
+        {
+            "id": "click",
+            "type": "wait_for_event",
+            "timeout": "P2D",
+            "on_event": "thanks",
+            "on_timeout": "nudge",
+            "criteria": [{"type": "custom", "name": "visited", "value": "pricing"}],
+        },
         email("thanks", subject="thanks"),
         {"id": "stop", "type": "end"},
         email("nudge", subject="nudge"),
-    ]  # fmt: skip
+    ]
     automation = await stack.automation(steps)
     hit = await stack.contact()
     enrollment = await stack.enroll(automation, hit)
@@ -40,8 +46,14 @@ async def test_wait_for_event_since_enrollment_passes_straight_through(stack: St
     steps = [
         wait("pause", "P1D"),
         {"id": "since_arrival", "type": "wait_for_event", "timeout": "P5D", "criteria": [seen]},
-        {"id": "since_start", "type": "wait_for_event", "timeout": "P5D", "criteria": [seen], "since": "enrollment"},
-    ]  # fmt: skip
+        {
+            "id": "since_start",
+            "type": "wait_for_event",
+            "timeout": "P5D",
+            "criteria": [seen],
+            "since": "enrollment",
+        },
+    ]
     contact = await stack.contact()
     enrollment = await stack.enroll(await stack.automation(steps), contact)
     await stack.at(enrollment, "pause")
@@ -57,8 +69,13 @@ async def test_wait_for_event_since_enrollment_passes_straight_through(stack: St
 
 
 async def test_if_else_on_tags_and_attributes(stack: Stack) -> None:
-    condition = {"all": [{"tag": "vip"}, {"not": {"attribute": "score", "op": "lt", "value": 10}},
-                         {"any": [{"attribute": "plan", "op": "eq", "value": "pro"}, {"tag": "beta"}]}]}  # fmt: skip
+    condition = {
+        "all": [
+            {"tag": "vip"},
+            {"not": {"attribute": "score", "op": "lt", "value": 10}},
+            {"any": [{"attribute": "plan", "op": "eq", "value": "pro"}, {"tag": "beta"}]},
+        ]
+    }
     steps = [
         {"id": "check", "type": "if_else", "condition": condition, "then": "yes", "else": "no"},
         email("yes", subject="yes"),
@@ -66,10 +83,12 @@ async def test_if_else_on_tags_and_attributes(stack: Stack) -> None:
         email("no", subject="no"),
     ]
     automation = await stack.automation(steps)
-    cases = [({"tags": ["vip", "beta"], "attributes": {"score": 12}}, "yes"),
-             ({"tags": ["vip"], "attributes": {"score": 12, "plan": "pro"}}, "yes"),
-             ({"tags": ["vip"], "attributes": {"score": 3, "plan": "pro"}}, "no"),
-             ({"tags": [], "attributes": {"score": 50, "plan": "pro"}}, "no")]  # fmt: skip
+    cases = [
+        ({"tags": ["vip", "beta"], "attributes": {"score": 12}}, "yes"),
+        ({"tags": ["vip"], "attributes": {"score": 12, "plan": "pro"}}, "yes"),
+        ({"tags": ["vip"], "attributes": {"score": 3, "plan": "pro"}}, "no"),
+        ({"tags": [], "attributes": {"score": 50, "plan": "pro"}}, "no"),
+    ]
     for fields, branch in cases:
         enrollment = await stack.enroll(automation, await stack.contact(**fields))
         state = await stack.until(enrollment, lambda s: s["status"] == "completed")
@@ -84,8 +103,9 @@ async def test_update_attribute_set_unset_increment_decrement(stack: Stack) -> N
         {"id": "drop", "type": "update_attribute", "attribute": "old", "op": "unset"},
     ]
     contact = await stack.contact(attributes={"score": 1, "old": "x"})
-    state = await stack.until(await stack.enroll(await stack.automation(steps), contact),
-                              lambda s: s["status"] == "completed")  # fmt: skip
+    state = await stack.until(
+        await stack.enroll(await stack.automation(steps), contact), lambda s: s["status"] == "completed"
+    )
     assert (await stack.get(f"/contacts/{contact}"))["attributes"] == {"score": 5, "plan": "pro"}
     assert state["history"][0]["detail"] == {"attribute": "score", "old": 1, "new": 6}
 
@@ -109,7 +129,9 @@ async def test_wait_until_a_date_time(stack: Stack) -> None:
     assert stack.env is not None
     # The time-skipping server's clock runs ahead of ours once tests skipped time.
     until = (await stack.env.get_current_time() + timedelta(days=2)).replace(microsecond=0)
-    automation = await stack.automation([{"id": "launch", "type": "wait", "until": until.isoformat()}, email("go")])
+    automation = await stack.automation(
+        [{"id": "launch", "type": "wait", "until": until.isoformat()}, email("go")]
+    )
     enrollment = await stack.enroll(automation, await stack.contact())
     state = await stack.at(enrollment, "launch")
     assert state["history"][-1]["detail"]["until"] == until.isoformat()
@@ -129,22 +151,30 @@ async def test_removing_an_enrollment_ends_it_at_once(stack: Stack) -> None:
 
 
 async def test_sends_are_skipped_with_a_reason_and_the_contact_advances(stack: Stack) -> None:
-    automation = await stack.automation([email("hi"), email("render", subject="{{ contact.id.__class__ }}x"),
-                                         email("after")])  # fmt: skip
+    automation = await stack.automation(
+        [email("hi"), email("render", subject="{{ contact.id.__class__ }}x"), email("after")]
+    )
     contact = await stack.contact()
     await stack.event(contact, "email.unsubscribed", message_id="msg_elsewhere")
     state = await stack.until(await stack.enroll(automation, contact), lambda s: s["status"] == "completed")
-    assert [h["detail"] for h in state["history"] if h["step_id"] == "hi"] == [{"reason": "contact is unsubscribed"}]
+    assert [h["detail"] for h in state["history"] if h["step_id"] == "hi"] == [
+        {"reason": "contact is unsubscribed"}
+    ]
     assert outcomes(state, "after") == ["skipped"]
 
     no_address = await stack.post("/contacts", {"first_name": "Nomail"}, expect=201)
-    state = await stack.until(await stack.enroll(automation, no_address["id"]), lambda s: s["status"] == "completed")
+    state = await stack.until(
+        await stack.enroll(automation, no_address["id"]), lambda s: s["status"] == "completed"
+    )
     assert outcomes(state, "hi") == ["skipped"]
 
 
 async def test_a_template_that_fails_to_render_fails_its_step_only(stack: Stack) -> None:
     automation = await stack.automation([email("bad", subject="{{ 1 / 0 }}"), email("good")])
-    state = await stack.until(await stack.enroll(automation, await stack.contact()),
-                              lambda s: s["status"] == "completed")  # fmt: skip
-    assert outcomes(state, "bad") == ["failed"] and "division by zero" in state["history"][0]["detail"]["error"]
+    state = await stack.until(
+        await stack.enroll(automation, await stack.contact()), lambda s: s["status"] == "completed"
+    )
+    assert (
+        outcomes(state, "bad") == ["failed"] and "division by zero" in state["history"][0]["detail"]["error"]
+    )
     assert [m["step_id"] for m in state["messages"]] == ["good"]

@@ -73,7 +73,9 @@ class Activities:
             if contact is None:
                 return SendResult(skipped="contact no longer exists")
             if contact.blocklisted or contact.unsubscribed:
-                return SendResult(skipped="contact is " + ("blocklisted" if contact.blocklisted else "unsubscribed"))
+                return SendResult(
+                    skipped="contact is " + ("blocklisted" if contact.blocklisted else "unsubscribed")
+                )
             if not contact.email:
                 return SendResult(skipped="contact has no email address")
             fields = merge_fields(contact)
@@ -110,9 +112,12 @@ class Activities:
                 return []
             tags = {step.tag}
             events = contacts.change_tags(
-                session, step.contact_id, event_id=step.key,
-                add=tags if step.add else set(), remove=set() if step.add else tags,
-            )  # fmt: skip
+                session,
+                step.contact_id,
+                event_id=step.key,
+                add=tags if step.add else set(),
+                remove=set() if step.add else tags,
+            )
             session.add(StepRun(key=step.key, result={"changed": bool(events)}))
             changed.append(bool(events))
             return events

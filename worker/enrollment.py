@@ -213,21 +213,33 @@ class EnrollmentWorkflow:
     async def _change_tag(self, step: AddTag | RemoveTag) -> int | None:
         changed = await self._local(
             "change_tag",
-            TagInput(key=self._key(step), contact_id=self.input.contact_id, tag=step.tag,
-                     add=isinstance(step, AddTag)),
+            TagInput(
+                key=self._key(step),
+                contact_id=self.input.contact_id,
+                tag=step.tag,
+                add=isinstance(step, AddTag),
+            ),
             bool,
-        )  # fmt: skip
-        self._record(step.id, "done" if changed else "skipped",
-                     **({} if changed else {"reason": "tag already in that state"}))  # fmt: skip
+        )
+        self._record(
+            step.id,
+            "done" if changed else "skipped",
+            **({} if changed else {"reason": "tag already in that state"}),
+        )
         return self._after(step)
 
     async def _update_attribute(self, step: UpdateAttribute) -> int | None:
         value = await self._local(
             "update_attribute",
-            AttributeInput(key=self._key(step), contact_id=self.input.contact_id,
-                           attribute=step.attribute, op=step.op, value=step.value),
+            AttributeInput(
+                key=self._key(step),
+                contact_id=self.input.contact_id,
+                attribute=step.attribute,
+                op=step.op,
+                value=step.value,
+            ),
             dict[str, Any],
-        )  # fmt: skip
+        )
         self._record(step.id, "done", **value)
         return self._after(step)
 
@@ -447,4 +459,3 @@ class EnrollmentWorkflow:
             until = state.deadline.strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
             return f"at {step.id}, waiting until {until}; goals met: {met}"
         return f"at {step.id} ({step.type}); goals met: {met}"
-

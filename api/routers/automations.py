@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, status
 from sqlmodel import Session, col, select
@@ -17,11 +17,20 @@ EXAMPLE = {
     "steps": [
         {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "..."},
         {"id": "pause", "type": "wait", "duration": "P3D"},
-        {"id": "purchased", "type": "goal", "criteria": [{"type": "tag.added", "tag": "product purchased"}],
-         "if_unmet": "wait", "timeout": "P30D", "on_timeout": "end"},
+        {
+            "id": "purchased",
+            "type": "goal",
+            "criteria": [{"type": "tag.added", "tag": "product purchased"}],
+            "if_unmet": "wait",
+            "timeout": "P30D",
+            "on_timeout": "end",
+        },
         {"id": "thanks", "type": "add_tag", "tag": "customer"},
     ],
-}  # fmt: skip
+}
+
+
+DefinitionBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
 
 
 def _out(row: AutomationRow, version: AutomationVersion) -> dict[str, Any]:
@@ -50,7 +59,7 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_automation(db: DbDep, body: dict[str, Any] = Body(examples=[EXAMPLE])) -> dict[str, Any]:
+async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Save a definition as version 1. `id` is optional (generated when absent)."""
     raw = dict(body)
     automation_id = raw.pop("id", None) or new_id("au")
@@ -60,12 +69,15 @@ async def create_automation(db: DbDep, body: dict[str, Any] = Body(examples=[EXA
 
     def save(session: Session) -> dict[str, Any]:
         if session.get(AutomationRow, automation_id) is not None:
-            raise Conflict(f"automation '{automation_id}' exists; PUT /automations/{automation_id} "
-                           "publishes a new version")  # fmt: skip
+            raise Conflict(
+                f"automation '{automation_id}' exists; PUT /automations/{automation_id} "
+                "publishes a new version"
+            )
         now = utcnow()
         row = AutomationRow(id=automation_id, latest_version=1, created_at=now)
-        version = AutomationVersion(automation_id=automation_id, version=1, definition=definition,
-                                    created_at=now)  # fmt: skip
+        version = AutomationVersion(
+            automation_id=automation_id, version=1, definition=definition, created_at=now
+        )
         session.add(row)
         session.flush()
         session.add(version)
@@ -76,7 +88,7 @@ async def create_automation(db: DbDep, body: dict[str, Any] = Body(examples=[EXA
 
 
 @router.put("/{automation_id}")
-async def publish_version(automation_id: str, db: DbDep, body: dict[str, Any] = Body(examples=[EXAMPLE])) -> dict[str, Any]:
+async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Publish the next version. Running enrollments stay on theirs."""
     raw = {k: v for k, v in body.items() if k != "id"}
     definition = _validated(raw)
@@ -84,8 +96,12 @@ async def publish_version(automation_id: str, db: DbDep, body: dict[str, Any] = 
     def save(session: Session) -> dict[str, Any]:
         row, _ = _latest(session, automation_id)
         row.latest_version += 1
-        version = AutomationVersion(automation_id=automation_id, version=row.latest_version,
-                                    definition=definition, created_at=utcnow())  # fmt: skip
+        version = AutomationVersion(
+            automation_id=automation_id,
+            version=row.latest_version,
+            definition=definition,
+            created_at=utcnow(),
+        )
         session.add(row)
         session.add(version)
         session.commit()

