@@ -22,6 +22,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -73,6 +74,13 @@ def fresh_engine(kind: str, tmp_dir: str) -> Engine:
     return make_engine(POSTGRES_URL)
 
 
+# The test server lacks a capability the SDK warns about once per worker; the
+# warning says nothing about goalflow.
+QUIET_RUNTIME = Runtime(
+    telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="WARN")))
+)
+
+
 async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
@@ -94,7 +102,9 @@ def test_server_path() -> str:
 @pytest_asyncio.fixture(scope="session")
 async def time_env(test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path, data_converter=pydantic_data_converter
+        test_server_existing_path=test_server_path,
+        data_converter=pydantic_data_converter,
+        runtime=QUIET_RUNTIME,
     )
     async with env:
         await register_search_attributes(env.client)

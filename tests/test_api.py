@@ -5,7 +5,11 @@ import asyncio
 import uuid
 from typing import Any
 
-from tests.conftest import Stack
+from sqlalchemy.engine import Engine
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from tests.conftest import QUIET_RUNTIME, Stack, make_stack, register_search_attributes
 from tests.test_goal_rules import email, goal, tag_added, wait
 
 
@@ -113,15 +117,25 @@ async def test_reentry_rules(stack: Stack) -> None:
     }
 
 
-async def test_concurrent_enrollment_requests_give_exactly_one_201(stack: Stack) -> None:
-    contact = await stack.contact()
-    automation = await stack.automation([wait("pause")])
-    url = f"/automations/{automation}/enrollments"
-    responses = await asyncio.gather(
-        *(stack.http.post(url, json={"contact_id": contact}) for _ in range(100))
+async def test_concurrent_enrollment_requests_give_exactly_one_201(
+    engine: Engine, test_server_path: str
+) -> None:
+    # A server of its own: after a burst of concurrent duplicate starts, the
+    # time-skipping test server can stop skipping time for later tests.
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path,
+        data_converter=pydantic_data_converter,
+        runtime=QUIET_RUNTIME,
     )
-    codes = sorted(r.status_code for r in responses)
-    assert codes.count(201) == 1 and codes.count(409) == 99, codes
+    async with env:
+        await register_search_attributes(env.client)
+        async with make_stack(env.client, engine, env) as stack:
+            contact = await stack.contact()
+            automation = await stack.automation([wait("pause")])
+            url = f"/automations/{automation}/enrollments"
+            requests = (stack.http.post(url, json={"contact_id": contact}) for _ in range(100))
+            codes = sorted(r.status_code for r in await asyncio.gather(*requests))
+            assert codes.count(201) == 1 and codes.count(409) == 99, codes
 
 
 async def test_an_event_right_after_enrolling_always_arrives(stack: Stack) -> None:
