@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared.contacts import apply_event
 from shared.contracts import EVENT_SIGNAL
-from shared.db import EnrollmentRow, EventRow, as_utc, utcnow
+from shared.db import EnrollmentRow, EventRow, utcnow
 from shared.events import Event
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def from_row(row: EventRow) -> Event:
         id=row.id,
         contact_id=row.contact_id,
         type=row.type,  # type: ignore[arg-type]
-        occurred_at=as_utc(row.occurred_at),
+        occurred_at=row.occurred_at,
         data=row.data,
     )
 
