@@ -44,6 +44,8 @@ def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) ->
     contact = get_contact(session, contact_id)
     events: list[Event] = []
     for name, value in fields.items():
+        if name in ("attributes", "tags") and value is None:
+            continue  # An explicit null leaves them as they are.
         if name == "attributes":
             merged = {**contact.attributes, **value}
             contact.attributes = {k: v for k, v in merged.items() if v is not None}
