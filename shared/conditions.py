@@ -93,6 +93,8 @@ def evaluate(condition: Condition, tags: set[str], attributes: dict[str, Any]) -
             return attributes.get(name) is not None
         case AttributeTest(attribute=name, op="not_exists"):
             return attributes.get(name) is None
+        case AttributeTest(attribute=name, op="ne", value=value):
+            return attributes.get(name) != value  # A missing attribute differs from any value.
         case AttributeTest(attribute=name, op=op, value=value):
             return name in attributes and _compare(op, attributes[name], value)
         case AllOf(all=children):

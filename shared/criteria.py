@@ -49,6 +49,7 @@ class CustomCriterion(_Criterion):
     value: str | int | float | bool | None = None
 
 
+CRITERION_TYPES = ("email", "link.clicked", "tag.added", "tag.removed", "appointment", "custom")
 Criterion = Annotated[
     EmailCriterion
     | LinkClickedCriterion

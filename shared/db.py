@@ -119,6 +119,7 @@ class Message(SQLModel, table=True):
     contact_id: str = Field(index=True)
     channel: str = "email"
     to: str | None = None
+    sender: str | None = None
     subject: str
     body: str
     created_at: datetime = _time(nullable=False)

@@ -8,7 +8,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.conditions import Condition
-from shared.criteria import Criterion, EmailCriterion
+from shared.criteria import CRITERION_TYPES, Criterion, EmailCriterion
 from shared.durations import Duration
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -146,6 +146,7 @@ class DefinitionError(Exception):
 
 
 _templates = SandboxedEnvironment()
+_UNION_TAGS = {*STEP_TYPES, *CRITERION_TYPES, "HasTag", "AttributeTest", "AllOf", "AnyOf", "Not"}
 
 
 def parse_definition(raw: Any) -> Automation:
@@ -177,11 +178,10 @@ def _unknown_types(steps: list[Any]) -> list[Problem]:
 
 
 def _problem(raw: Any, error: Any) -> Problem:
-    loc = list(error["loc"])
+    # Drop pydantic's union tags (step, criterion and condition kinds) from the location.
+    loc = [part for part in error["loc"] if part not in _UNION_TAGS]
     msg = error["msg"]
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
-        # Drop pydantic's union tag (the step type) from the location.
-        loc = loc[:2] + loc[3:] if len(loc) > 2 and loc[2] in STEP_TYPES else loc
         step = raw["steps"][loc[1]] if loc[1] < len(raw["steps"]) else {}
         step_id = step.get("id", loc[1]) if isinstance(step, dict) else loc[1]
         msg = f"step '{step_id}': {msg}"
@@ -195,7 +195,7 @@ def find_problems(automation: Automation) -> list[Problem]:
     ids: dict[str, int] = {}
     for i, step in enumerate(automation.steps):
         if step.id == END:
-            problems.append(Problem(loc=["steps", i, "id"], msg="'end' is reserved"))
+            problems.append(Problem(loc=["steps", i, "id"], msg="step 'end': the id 'end' is reserved"))
         elif step.id in ids:
             problems.append(
                 Problem(
@@ -267,35 +267,39 @@ def find_problems(automation: Automation) -> list[Problem]:
     return problems
 
 
-def _successors(automation: Automation, i: int) -> list[int]:
+def _edges(automation: Automation, i: int) -> list[tuple[int, str, bool]]:
+    """Where step i can lead: (step index, the field that says so, whether the
+    contact waits on the way)."""
     step = automation.steps[i]
-    targets: list[str | None] = []
+    waits = step.type in WAITING_TYPES
+    branches: list[tuple[str | None, str, bool]]
     match step:
         case End():
             return []
         case GoTo():
-            targets = [step.target]
+            branches = [(step.target, "target", False)]
         case IfElse():
-            targets = [step.then, step.else_]
+            branches = [(step.then, "then", False), (step.else_, "else", False)]
         case WaitForEvent():
-            targets = [step.on_event, step.on_timeout]
+            branches = [(step.on_event, "on_event", True), (step.on_timeout, "on_timeout", True)]
         case Goal():
-            targets = [None, step.on_timeout]
+            # A met goal passes at once; its timeout branch is taken only after waiting.
+            branches = [(None, "next", False), (step.on_timeout, "on_timeout", step.if_unmet == "wait")]
         case _:
-            targets = [None]
-    out = []
-    for target in targets:
+            branches = [(None, "next", waits)]
+    edges = []
+    for target, field, waited in branches:
         if target is None:
-            nxt = automation.successor(i)
+            following, field = automation.successor(i), "next" if step.next else field
         else:
-            nxt = None if target == END else automation.index(target)
-        if nxt is not None:
-            out.append(nxt)
-    return out
+            following = None if target == END else automation.index(target)
+        if following is not None:
+            edges.append((following, field, waited or waits))
+    return edges
 
 
 def _spinning_loops(automation: Automation) -> list[Problem]:
-    """A cycle made only of steps that never wait would spin forever."""
+    """A cycle that never waits would spin forever."""
     steps = automation.steps
     state = [0] * len(steps)  # 0 new, 1 on the current path, 2 done
     problems: list[Problem] = []
@@ -303,14 +307,14 @@ def _spinning_loops(automation: Automation) -> list[Problem]:
     def visit(i: int, path: list[int]) -> None:
         state[i] = 1
         path.append(i)
-        for j in _successors(automation, i):
-            if steps[j].type in WAITING_TYPES:
+        for j, field, waits in _edges(automation, i):
+            if waits:
                 continue
             if state[j] == 1:
                 cycle = [steps[k].id for k in path[path.index(j) :]]
                 problems.append(
                     Problem(
-                        loc=["steps", i, "target" if isinstance(steps[i], GoTo) else "next"],
+                        loc=["steps", i, field],
                         msg=f"step '{steps[i].id}': loop {' -> '.join([*cycle, steps[j].id])} "
                         "never waits and would spin",
                     )
@@ -320,7 +324,7 @@ def _spinning_loops(automation: Automation) -> list[Problem]:
         path.pop()
         state[i] = 2
 
-    for i, step in enumerate(steps):
-        if state[i] == 0 and step.type not in WAITING_TYPES:
+    for i in range(len(steps)):
+        if state[i] == 0:
             visit(i, [])
     return problems

@@ -1,4 +1,4 @@
-"""ISO 8601 durations (`P3D`, `PT10M`, `P1W`) as timedeltas.
+"""ISO 8601 durations (`P3D`, `PT10M`, `P1W`) as timedeltas, in whole seconds.
 
 Months and years are refused: they have no fixed length, and a wait that
 silently means 30 or 365 days is a surprise to the user who wrote it.
@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _PATTERN = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
 
 
@@ -24,8 +24,11 @@ def parse_duration(text: str) -> timedelta:
         if re.match(r"^P\d+[YM]|^P[^T]*\d+[YM]", text):
             raise ValueError(f"'{text}': months and years have no fixed length; use days or weeks")
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as 'P3D' or 'PT10M'")
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    value = timedelta(**parts)
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    try:
+        value = timedelta(**parts)
+    except OverflowError:
+        raise ValueError(f"'{text}' is too long") from None
     if value <= timedelta(0):
         raise ValueError(f"'{text}' must be longer than zero")
     return value

@@ -77,7 +77,9 @@ def fresh_engine(kind: str, tmp_dir: str) -> Engine:
 # The test server lacks a capability the SDK warns about once per worker; the
 # warning says nothing about goalflow.
 QUIET_RUNTIME = Runtime(
-    telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="WARN")))
+    telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="WARN"))
+    )
 )
 
 

@@ -205,14 +205,20 @@ async def test_health(stack: Stack) -> None:
 
 async def test_patching_a_contact_merges_attributes_and_turns_tag_changes_into_events(stack: Stack) -> None:
     contact = await stack.contact(attributes={"plan": "free", "old": 1}, tags=["a", "b"])
-    automation = await stack.automation([wait("pause", "P10D"), goal("upgraded", tag_added("c")), wait("after")])
+    automation = await stack.automation(
+        [wait("pause", "P10D"), goal("upgraded", tag_added("c")), wait("after")]
+    )
     enrollment = await stack.enroll(automation, contact)
     await stack.at(enrollment, "pause")
     body = {"attributes": {"plan": "pro", "old": None}, "tags": ["b", "c"], "last_name": "Lovelace"}
     response = await stack.http.patch(f"/contacts/{contact}", json=body)
     assert response.status_code == 200, response.text
     patched = response.json()
-    assert (patched["attributes"], patched["tags"], patched["last_name"]) == ({"plan": "pro"}, ["b", "c"], "Lovelace")
+    assert (patched["attributes"], patched["tags"], patched["last_name"]) == (
+        {"plan": "pro"},
+        ["b", "c"],
+        "Lovelace",
+    )
     state = await stack.at(enrollment, "after")  # tag.removed a, then tag.added c
     assert state["goals_met"] == ["upgraded"] and state["events_received"] == 2
     assert (await stack.http.patch(f"/contacts/{contact}", json={"tags": None})).json()["tags"] == ["b", "c"]

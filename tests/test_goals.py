@@ -1,7 +1,7 @@
 """SPEC §3 goal rules as pure decisions: `shared.goals` and `shared.criteria`,
 without Temporal or a database. The end-to-end versions are in test_goal_rules.py."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -39,7 +39,9 @@ NURTURE = automation(
     goal("clicked_offer", {"type": "link.clicked", "links": ["offer"]}),  # 4
     wait("pause2"),  # 5
     goal(
-        "booked", {"type": "appointment", "calendar": "cal-1", "statuses": ["confirmed", "showed"]}, if_unmet="end"
+        "booked",
+        {"type": "appointment", "calendar": "cal-1", "statuses": ["confirmed", "showed"]},
+        if_unmet="end",
     ),  # 6
     goal(
         "purchased",
@@ -55,15 +57,17 @@ NURTURE = automation(
 
 
 def event(type_: str, at: datetime = START + timedelta(hours=1), **data: Any) -> Event:
-    return Event(id=f"ev-{type_}-{sorted(data.items())}", contact_id="c1", type=type_, occurred_at=at, data=data)
+    return Event(
+        id=f"ev-{type_}-{sorted(data.items())}", contact_id="c1", type=type_, occurred_at=at, data=data
+    )
 
 
 def decide(
     ev: Event,
     *,
     at: str = "pause",
-    met: set[str] = frozenset(),
-    passed: set[str] = frozenset(),
+    met: frozenset[str] | set[str] = frozenset(),
+    passed: frozenset[str] | set[str] = frozenset(),
     pending_move: str | None = None,
     sent: dict[str, str] = SENT,
     definition: Automation = NURTURE,
@@ -100,16 +104,10 @@ def test_g2_an_earlier_event_never_counts_even_when_delivered_late() -> None:
 
 
 def test_g2_times_in_other_zones_are_compared_as_instants() -> None:
-    paris = timezone_offset(hours=2)
+    paris = timezone(timedelta(hours=2))
     # 10:30 at +02:00 is 08:30 UTC: before the 09:00 UTC start, although 10:30 > 09:00 on the clock.
     assert not counts(event("tag.added", at=datetime(2025, 3, 1, 10, 30, tzinfo=paris), tag="x"), START)
     assert counts(event("tag.added", at=datetime(2025, 3, 1, 11, 0, tzinfo=paris), tag="x"), START)
-
-
-def timezone_offset(hours: int) -> Any:
-    from datetime import timezone
-
-    return timezone(timedelta(hours=hours))
 
 
 # ---- G3: a met goal ahead pulls the contact there -------------------------------------------------
@@ -121,7 +119,9 @@ def test_g3_an_event_meeting_a_goal_ahead_pulls_the_contact_to_it() -> None:
 
 
 def test_g3_the_goal_listens_from_the_first_step() -> None:
-    decision = decide(event("appointment.status", calendar_id="cal-1", appointment_id="a1", status="showed"), at="welcome")
+    decision = decide(
+        event("appointment.status", calendar_id="cal-1", appointment_id="a1", status="showed"), at="welcome"
+    )
     assert decision.met == ("booked",)
     assert decision.move_to == "booked"
 
@@ -184,8 +184,8 @@ def test_g4_a_goal_not_met_is_not_rearmed() -> None:
 
 
 def test_g4_rearms_is_true_only_for_the_opposite_change_of_the_same_tag() -> None:
-    added = TAG_ADDED_BOUGHT = goal_step("purchased").criteria[0]
-    assert rearms(TAG_ADDED_BOUGHT, event("tag.removed", tag="bought"))
+    added = goal_step("purchased").criteria[0]
+    assert rearms(added, event("tag.removed", tag="bought"))
     assert not rearms(added, event("tag.added", tag="bought"))
     assert not rearms(added, event("tag.removed", tag="other"))
     removed = goal_step("downgraded").criteria[0]
@@ -202,17 +202,17 @@ def test_g5_one_event_meeting_two_goals_moves_to_the_furthest() -> None:
     assert decision.move_to == "purchased"
 
 
-def test_g5_furthest_wins_whatever_the_order_of_the_goals_in_the_definition() -> None:
-    # Same goals, but the matching criteria are listed on the later step first.
+def test_g5_three_goals_met_at_once_all_count_and_the_last_in_step_order_wins() -> None:
     definition = automation(
         wait("pause"),
-        goal("near", {"type": "tag.added", "tag": "t"}),
-        goal("far", {"type": "tag.added", "tag": "t"}),
-        goal("nearer_than_far", {"type": "tag.added", "tag": "t"}),
+        goal("zeta", {"type": "tag.added", "tag": "t"}),
+        goal("alpha", {"type": "link.clicked", "links": ["l"]}, {"type": "tag.added", "tag": "t"}),
+        wait("pause2"),
+        goal("mid", {"type": "tag.added", "tag": "t"}),
     )
     decision = decide(event("tag.added", tag="t"), at="pause", definition=definition)
-    assert set(decision.met) == {"near", "far", "nearer_than_far"}
-    assert decision.move_to == "nearer_than_far"
+    assert set(decision.met) == {"zeta", "alpha", "mid"}
+    assert decision.move_to == "mid"
 
 
 def test_g5_a_further_goal_overrides_a_pending_move() -> None:
@@ -311,7 +311,9 @@ def test_g8_email_goal_counts_only_its_actions() -> None:
 @pytest.mark.parametrize("origin", ["api", "import", "automation:other", "step:thanks"])
 def test_g9_tag_and_appointment_changes_count_whatever_their_origin(origin: str) -> None:
     assert decide(event("tag.added", tag="bought", origin=origin)).met == ("purchased",)
-    showed = event("appointment.status", calendar_id="cal-1", appointment_id="a1", status="showed", origin=origin)
+    showed = event(
+        "appointment.status", calendar_id="cal-1", appointment_id="a1", status="showed", origin=origin
+    )
     assert decide(showed).met == ("booked",)
 
 
@@ -339,7 +341,9 @@ def test_appointment_criterion_needs_its_calendar_and_one_of_its_statuses() -> N
     at = {"appointment_id": "a1"}
     assert matches(criterion, event("appointment.status", calendar_id="cal-1", status="confirmed", **at), {})
     assert not matches(criterion, event("appointment.status", calendar_id="cal-1", status="new", **at), {})
-    assert not matches(criterion, event("appointment.status", calendar_id="cal-9", status="confirmed", **at), {})
+    assert not matches(
+        criterion, event("appointment.status", calendar_id="cal-9", status="confirmed", **at), {}
+    )
 
 
 def test_custom_criterion_matches_its_name_and_optional_value() -> None:

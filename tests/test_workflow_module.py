@@ -9,6 +9,8 @@ FORBIDDEN = ("shared.db", "shared.settings", "shared.eventbus", "sqlalchemy", "s
 
 def test_the_workflow_module_imports_no_database_or_settings() -> None:
     probe = "import sys, worker.enrollment; print(' '.join(sorted(sys.modules)))"
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "worker.enrollment" in loaded
     assert [m for m in loaded if m.startswith(FORBIDDEN)] == []

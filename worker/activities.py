@@ -92,6 +92,7 @@ class Activities:
                     to=contact.email,
                     subject=subject,
                     body=body,
+                    sender=step.sender,
                 )
             )
             return SendResult(message_id=message_id)

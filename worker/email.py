@@ -43,6 +43,7 @@ class OutgoingEmail:
     to: str
     subject: str
     body: str
+    sender: str | None = None
 
 
 class EmailProvider(Protocol):
