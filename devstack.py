@@ -61,6 +61,7 @@ class DevStack:
     headless: bool = False
     database_url: str | None = None
     task_queue: str = "goalflow"
+    sqlite_pragmas: tuple[str, ...] = SQLITE_PRAGMAS
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -93,7 +94,7 @@ class DevStack:
             "--log-level",
             "warn",
         ]
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in self.sqlite_pragmas:
             command += ["--sqlite-pragma", pragma]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}={_TYPES[key.indexed_value_type.name]}"]
