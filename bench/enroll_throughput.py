@@ -1,0 +1,70 @@
+"""Enrollment throughput: N contacts enrolled through the HTTP API (32 in
+flight) until every enrollment has run its first step, against raw
+`client.start_workflow` of a trivial waiting workflow on the same server.
+
+    python -m bench.enroll_throughput [N] [--cli-defaults]
+
+--cli-defaults starts the dev server without our SQLite pragmas (the
+"before" of docs/PERFORMANCE.md).
+"""
+
+import argparse
+import asyncio
+import time
+
+from bench.harness import RAW_QUEUE, Bench, bounded, machine, row, wait_until
+
+IN_FLIGHT = 32
+FIRST_STEP = {"name": "throughput", "steps": [
+    {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "Welcome"},
+    {"id": "pause", "type": "wait", "duration": "P30D"},
+]}  # fmt: skip
+
+
+async def goalflow(bench: Bench, count: int) -> float:
+    async with bench.http() as http:
+        automation = (await http.post("/automations", json=FIRST_STEP)).json()["id"]
+        await bounded(
+            count, IN_FLIGHT, lambda i: http.post("/contacts", json={"id": f"t{i}", "email": f"t{i}@x.io"})
+        )
+        start = time.perf_counter()
+
+        async def enroll(i: int) -> None:
+            response = await http.post(f"/automations/{automation}/enrollments", json={"contact_id": f"t{i}"})
+            assert response.status_code == 201, response.text
+
+        await bounded(count, IN_FLIGHT, enroll)
+        sent = "SELECT count(*) FROM messages"
+        await wait_until(lambda: bench.count(bench.goalflow_db, sent) >= count, "first steps")
+        return count / (time.perf_counter() - start)
+
+
+async def raw(bench: Bench, count: int) -> float:
+    client = await bench.raw_client()
+    start = time.perf_counter()
+    await bounded(
+        count, IN_FLIGHT, lambda i: client.start_workflow("RawWaiter", id=f"raw-{i}", task_queue=RAW_QUEUE)
+    )
+    marks = "SELECT count(*) FROM marks"
+    await wait_until(lambda: bench.count(bench.raw_db, marks) >= count, "raw first tasks")
+    return count / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("count", nargs="?", type=int, default=2000)
+    parser.add_argument("--cli-defaults", action="store_true")
+    args = parser.parse_args()
+    print(f"enrollment throughput: {args.count} enrollments, {IN_FLIGHT} in flight; {machine()}", flush=True)
+    with Bench(cli_defaults=args.cli_defaults) as bench:
+        # Raw first, on the fresh server, then goalflow: each on a server holding only the other's waiters.
+        raw_rate = await raw(bench, args.count)
+        print(f"  raw done: {raw_rate:.1f}/s", flush=True)
+        goalflow_rate = await goalflow(bench, args.count)
+    print(row("enrollments to first step", goalflow_rate, raw_rate, "/s", lower_is_better=False))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,96 @@
+"""Goal latency: N enrollments wait in a P30D wait before a `tag.added` goal;
+the tag is added through the API one contact at a time, then 20 at a time,
+and each sample is the time from the request until the enrollment's state
+shows the jump. Baseline: a raw signal to a waiting trivial workflow until a
+query shows its handler ran.
+
+    python -m bench.goal_latency [N]
+"""
+
+import argparse
+import asyncio
+import time
+
+import httpx
+from temporalio.client import Client
+
+from bench.harness import RAW_QUEUE, Bench, bounded, machine, percentiles, row, wait_until
+
+WAITING = {"name": "latency", "steps": [
+    {"id": "pause", "type": "wait", "duration": "P30D"},
+    {"id": "bought", "type": "goal", "criteria": [{"type": "tag.added", "tag": "bought"}]},
+    {"id": "after", "type": "wait", "duration": "P30D"},
+]}  # fmt: skip
+MODES = {"one at a time": 1, "20 at a time": 20}
+
+
+async def goalflow_mode(
+    http: httpx.AsyncClient, automation: str, prefix: str, count: int, in_flight: int
+) -> list[float]:
+    contacts = [f"{prefix}{i}" for i in range(count)]
+    await bounded(count, 32, lambda i: http.post("/contacts", json={"id": contacts[i], "email": "x@x.io"}))
+    answers = await bounded(
+        count,
+        32,
+        lambda i: http.post(f"/automations/{automation}/enrollments", json={"contact_id": contacts[i]}),
+    )
+    enrollments = [a.json()["enrollment_id"] for a in answers]
+
+    async def at_pause(i: int) -> None:
+        while (await http.get(f"/enrollments/{enrollments[i]}")).json()["current_step"] != "pause":
+            await asyncio.sleep(0.05)
+
+    await bounded(count, 32, at_pause)
+
+    async def sample(i: int) -> float:
+        start = time.perf_counter()
+        await http.post(f"/contacts/{contacts[i]}/tags", json={"tag": "bought"})
+        while (await http.get(f"/enrollments/{enrollments[i]}")).json()["goals_met"] != ["bought"]:
+            pass
+        return time.perf_counter() - start
+
+    return await bounded(count, in_flight, sample)
+
+
+async def raw_mode(bench: Bench, client: Client, prefix: str, count: int, in_flight: int) -> list[float]:
+    before = bench.count(bench.raw_db, "SELECT count(*) FROM marks")
+    handles = await bounded(
+        count, 32, lambda i: client.start_workflow("RawWaiter", id=f"{prefix}{i}", task_queue=RAW_QUEUE)
+    )
+    await wait_until(
+        lambda: bench.count(bench.raw_db, "SELECT count(*) FROM marks") >= before + count, "raw waiters"
+    )
+
+    async def sample(i: int) -> float:
+        start = time.perf_counter()
+        await handles[i].signal("move")
+        while not await handles[i].query("state"):
+            pass
+        return time.perf_counter() - start
+
+    return await bounded(count, in_flight, sample)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("count", nargs="?", type=int, default=300)
+    args = parser.parse_args()
+    print(f"goal latency: {args.count} per mode; {machine()}", flush=True)
+    with Bench() as bench:
+        client = await bench.raw_client()
+        raw = {m: await raw_mode(bench, client, f"raw{n}-", args.count, n) for m, n in MODES.items()}
+        async with bench.http() as http:
+            automation = (await http.post("/automations", json=WAITING)).json()["id"]
+            ours = {
+                m: await goalflow_mode(http, automation, f"c{n}-", args.count, n) for m, n in MODES.items()
+            }
+    for mode in MODES:
+        mine, theirs = percentiles(ours[mode]), percentiles(raw[mode])
+        for p in ("p50", "p95", "p99"):
+            print(row(f"{mode}, {p}", mine[p] * 1000, theirs[p] * 1000, "ms", lower_is_better=True))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

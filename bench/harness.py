@@ -1,0 +1,127 @@
+"""What every benchmark shares: a stack started exactly as `make run` starts
+it (devstack), on free ports and fresh databases, with the raw-Temporal
+baseline worker beside it; and the printing of figures."""
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from temporalio.client import Client
+
+from devstack import DevStack, free_port
+from shared.temporal import connect
+
+T = TypeVar("T")
+RAW_QUEUE = "raw"
+
+
+class Bench:
+    def __init__(self, cli_defaults: bool = False):
+        self.home = Path(tempfile.mkdtemp(prefix="goalflow-bench-"))
+        self.stack = DevStack(
+            home=self.home, temporal_port=free_port(), api_port=free_port(), headless=True,
+            sqlite_pragmas=() if cli_defaults else DevStack.sqlite_pragmas,
+        )  # fmt: skip
+        self.raw_db = self.home / "raw.db"
+        self.raw: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "Bench":
+        self.stack.start()
+        self.raw = subprocess.Popen(
+            [sys.executable, "-m", "bench.raw", "--address", self.stack.temporal_address,
+             "--task-queue", RAW_QUEUE, "--db", str(self.raw_db)],
+            stdout=open(self.home / "raw.log", "ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.raw:
+            self.raw.terminate()
+            self.raw.wait()
+        self.stack.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def http(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        return httpx.AsyncClient(base_url=self.stack.api_url, timeout=120, limits=limits)
+
+    async def goalflow_client(self) -> Client:
+        return await connect(self.stack.temporal_address)
+
+    async def raw_client(self) -> Client:
+        return await Client.connect(self.stack.temporal_address)
+
+    def count(self, database: Path, sql: str) -> int:
+        with sqlite3.connect(database) as db:
+            try:
+                return int(db.execute(sql).fetchone()[0])
+            except sqlite3.OperationalError:
+                return 0  # The table is not there yet.
+
+    @property
+    def goalflow_db(self) -> Path:
+        return self.home / "goalflow.db"
+
+    def rss_mib(self, name: str) -> float:
+        process = self.raw if name == "raw" else self.stack.processes[name]
+        assert process is not None
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+
+async def bounded(count: int, in_flight: int, work: Callable[[int], Awaitable[T]]) -> list[T]:
+    """Run work(0..count-1) with at most `in_flight` at a time."""
+    results: list[Any] = [None] * count
+    next_index = iter(range(count))
+
+    async def lane() -> None:
+        for i in next_index:
+            results[i] = await work(i)
+
+    await asyncio.gather(*(lane() for _ in range(in_flight)))
+    return results
+
+
+async def wait_until(check: Callable[[], bool], what: str, limit: float = 600, every: float = 0.05) -> float:
+    """Seconds until `check()` holds, printing progress for long waits."""
+    start = time.perf_counter()
+    last_note = start
+    while not check():
+        now = time.perf_counter()
+        if now - start > limit:
+            raise TimeoutError(f"{what}: not done after {limit:.0f} s")
+        if now - last_note > 10:
+            print(f"  … still waiting for {what} ({now - start:.0f} s)", flush=True)
+            last_note = now
+        await asyncio.sleep(every)
+    return time.perf_counter() - start
+
+
+def percentiles(samples: Iterable[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cut[49], "p95": cut[94], "p99": cut[98]}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")  # fmt: skip
+    return f"{os.uname().machine}, {os.cpu_count()} CPUs ({cpu}), Python {sys.version.split()[0]}"
+
+
+def row(label: str, goalflow: float, raw: float, unit: str, lower_is_better: bool) -> str:
+    ratio = goalflow / raw if raw else float("nan")
+    better = "lower is better" if lower_is_better else "higher is better"
+    return f"  {label:<28} goalflow {goalflow:>9.1f} {unit:<6} raw {raw:>9.1f} {unit:<6} ratio {ratio:5.2f}x ({better})"
