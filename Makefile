@@ -21,6 +21,10 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(VENV)/bin/pytest
 
+## bench: every benchmark against raw Temporal (docs/PERFORMANCE.md has the latest figures)
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -210,7 +210,7 @@ class make_stack:
         app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue)
         self._lifespan = app.router.lifespan_context(app)
         await self._lifespan.__aenter__()
-        self._worker = running_worker(self.client, self.engine, self.task_queue)
+        self._worker = running_worker(self.client, self.engine, self.task_queue, strict_sandbox=True)
         await self._worker.__aenter__()
         self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
         return Stack(self._http, self.client, self.engine, self.env, self.task_queue)

@@ -2,9 +2,10 @@
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +25,16 @@ def merge_fields(contact: Contact) -> dict[str, Any]:
     return {"contact": {**contact.attributes, **fields, "tags": list(contact.tags)}}
 
 
+@lru_cache(maxsize=1024)
+def _compiled(template: str) -> Template:
+    # Templates come from immutable automation versions: compile each once.
+    return _templates.from_string(template)
+
+
 def render(template: str, fields: dict[str, Any]) -> str:
     """Render in a sandbox: a template cannot reach Python objects or mutate data."""
     try:
-        return _templates.from_string(template).render(fields)
+        return _compiled(template).render(fields)
     except TemplateError as error:
         raise RenderError(f"template error: {error}") from None
     except Exception as error:  # A template's own runtime error, such as a division by zero.

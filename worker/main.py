@@ -24,19 +24,21 @@ from worker.enrollment import EnrollmentWorkflow
 log = logging.getLogger("goalflow.worker")
 SWEEP_EVERY = timedelta(seconds=30)
 
-# Pure modules the workflow imports: loaded once, not re-imported per run.
-PASSTHROUGH = ("shared", "jinja2", "sqlalchemy", "sqlmodel")
 
-
-def build_worker(client: Client, engine: Engine, task_queue: str) -> Worker:
+def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False) -> Worker:
     activities = Activities(engine, EventBus(engine, client), OutboxProvider(engine))
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[EnrollmentWorkflow],
         activities=activities.all(),
+        # Modules load once instead of once per workflow run (that re-import was a
+        # quarter of the worker's CPU); the replay test and the tests' workers keep
+        # the strict sandbox, so a nondeterministic call still fails CI.
         workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+            if not strict_sandbox
+            else SandboxRestrictions.default
         ),
     )
 
@@ -53,8 +55,10 @@ async def sweep(bus: EventBus) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(client: Client, engine: Engine, task_queue: str) -> AsyncIterator[Worker]:
-    worker = build_worker(client, engine, task_queue)
+async def running_worker(
+    client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False
+) -> AsyncIterator[Worker]:
+    worker = build_worker(client, engine, task_queue, strict_sandbox)
     sweeper = asyncio.create_task(sweep(EventBus(engine, client)))
     try:
         async with worker:
