@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -58,29 +59,32 @@ class EventBus:
         """Store and deliver `event`. Returns whether it was new, and the
         enrollments it reached. A known id is delivered again only if its first
         delivery never finished."""
-        new, stored = await asyncio.to_thread(self._store, event)
+        new, stored, targets = await asyncio.to_thread(self._store, event)
         if stored.delivered_to is not None:
             return new, stored.delivered_to
-        return new, await self.deliver(from_row(stored))
+        return new, await self.deliver(from_row(stored), targets)
 
     async def commit_and_deliver(self, change: Callable[[Session], list[Event]]) -> list[Event]:
         """Run `change` and store the events it returns in one transaction, then
         deliver them: a contact change and its events are never half-saved."""
 
-        def commit() -> list[Event]:
+        def commit() -> list[tuple[Event, list[str]]]:
             with Session(self.engine, expire_on_commit=False) as session:
                 events = change(session)
                 session.add_all(to_row(e) for e in events)
                 session.commit()
-                return events
+                return [(e, self._targets(session, e)) for e in events]
 
-        events = await asyncio.to_thread(commit)
-        for event in events:
-            await self.deliver(event)
-        return events
+        stored = await asyncio.to_thread(commit)
+        for event, targets in stored:
+            await self.deliver(event, targets)
+        return [event for event, _ in stored]
 
-    async def deliver(self, event: Event) -> list[str]:
-        targets = await asyncio.to_thread(self._running_enrollments, event)
+    async def deliver(self, event: Event, targets: list[str] | None = None) -> list[str]:
+        """Signal `event` to `targets`, by default the running enrollments that
+        started at or before it, looked up after the event was committed."""
+        if targets is None:
+            targets = await asyncio.to_thread(self._running_enrollments, event)
         reached = await asyncio.gather(*(self._signal(t, event) for t in targets))
         delivered = [t for t, ok in zip(targets, reached, strict=True) if ok]
         await asyncio.to_thread(self._mark_delivered, event.id, delivered)
@@ -106,11 +110,12 @@ class EventBus:
             await self.deliver(from_row(row))
         return len(rows)
 
-    def _store(self, event: Event) -> tuple[bool, EventRow]:
+    def _store(self, event: Event) -> tuple[bool, EventRow, list[str] | None]:
+        """Store a new event and find its targets in the same database session."""
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.get(EventRow, event.id)
             if existing is not None:
-                return False, existing
+                return False, existing, None
             row = to_row(event)
             session.add(row)
             apply_event(session, event)
@@ -118,25 +123,26 @@ class EventBus:
                 session.commit()
             except IntegrityError:
                 session.rollback()  # The same id raced in from another request.
-                return False, session.get(EventRow, event.id)  # type: ignore[return-value]
-            return True, row
+                return False, session.get(EventRow, event.id), None  # type: ignore[return-value]
+            return True, row, self._targets(session, event)
 
     def _running_enrollments(self, event: Event) -> list[str]:
         with Session(self.engine) as session:
-            query = select(EnrollmentRow.id).where(
-                EnrollmentRow.contact_id == event.contact_id,
-                EnrollmentRow.status == "running",
-                EnrollmentRow.enrolled_at <= event.occurred_at,
-            )
-            return sorted(session.exec(query))
+            return self._targets(session, event)
+
+    @staticmethod
+    def _targets(session: Session, event: Event) -> list[str]:
+        query = select(EnrollmentRow.id).where(
+            EnrollmentRow.contact_id == event.contact_id,
+            EnrollmentRow.status == "running",
+            EnrollmentRow.enrolled_at <= event.occurred_at,
+        )
+        return sorted(session.exec(query))
 
     def _mark_delivered(self, event_id: str, delivered: list[str]) -> None:
         with Session(self.engine) as session:
-            row = session.get(EventRow, event_id)
-            if row is not None:
-                row.delivered_to = delivered
-                session.add(row)
-                session.commit()
+            session.exec(update(EventRow).where(col(EventRow.id) == event_id).values(delivered_to=delivered))  # type: ignore[call-overload]
+            session.commit()
 
     async def _signal(self, enrollment_id: str, event: Event) -> bool:
         try:
