@@ -1,11 +1,14 @@
 # One image for the API (default command) and the worker (`python -m worker.main`).
 FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml devstack.py ./
 COPY shared ./shared
 COPY worker ./worker
 COPY api ./api
-RUN pip install --no-cache-dir . && useradd --create-home goalflow
+# The build leaves build/ and an egg-info in /app, on the path of every process.
+RUN pip install --no-cache-dir . && rm -rf build *.egg-info \
+    && useradd --create-home --uid 10001 goalflow
 USER goalflow
 EXPOSE 8000
 CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000"]

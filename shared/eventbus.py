@@ -9,7 +9,6 @@ when its event is signalled catches up on start (see `enrollments.register`).
 """
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -25,8 +24,6 @@ from shared.contacts import apply_event
 from shared.contracts import EVENT_SIGNAL
 from shared.db import EnrollmentRow, EventRow, utcnow
 from shared.events import Event
-
-log = logging.getLogger(__name__)
 
 
 def to_row(event: Event) -> EventRow:
