@@ -64,13 +64,18 @@ class EnrollmentState(BaseModel):
     runs_of_workflow: int = 1
 
 
-class EnrollmentInput(BaseModel):
+class RegisterInput(BaseModel):
+    """Who is enrolled where, since when: what the enrollment's row records."""
+
     enrollment_id: str
     automation_id: str
     version: int
     contact_id: str
     seq: int
     enrolled_at: datetime
+
+
+class EnrollmentInput(RegisterInput):
     automation: Automation
     # Set when the enrollment continues as new.
     state: EnrollmentState | None = None
@@ -90,15 +95,6 @@ class EnrollmentView(BaseModel):
     messages: list[MessageRef]
     history: list[HistoryEntry]
     events_received: int = 0
-
-
-class RegisterInput(BaseModel):
-    enrollment_id: str
-    automation_id: str
-    version: int
-    contact_id: str
-    seq: int
-    enrolled_at: datetime
 
 
 class ContactSnapshot(BaseModel):
