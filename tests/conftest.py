@@ -101,15 +101,20 @@ def test_server_path() -> str:
     return path
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_env(test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
+@contextlib.asynccontextmanager
+async def time_skipping_server(path: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The real time-skipping test server, with goalflow's search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path,
-        data_converter=pydantic_data_converter,
-        runtime=QUIET_RUNTIME,
+        test_server_existing_path=path, data_converter=pydantic_data_converter, runtime=QUIET_RUNTIME
     )
     async with env:
         await register_search_attributes(env.client)
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env(test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server(test_server_path) as env:
         yield env
 
 

@@ -13,11 +13,8 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
 from shared.db import make_engine
-from tests.conftest import Stack, binary, make_stack, register_search_attributes
+from tests.conftest import Stack, binary, make_stack, time_skipping_server
 from tests.test_goal_rules import NURTURE, email, goal, tag_added, wait
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -70,11 +67,7 @@ async def removed_while_waiting(stack: Stack) -> str:
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
-    )
-    async with env:
-        await register_search_attributes(env.client)
+    async with time_skipping_server(binary("temporal-test-server")) as env:  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{tmp}/record.db")
             async with make_stack(env.client, engine, env) as stack:

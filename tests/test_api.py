@@ -6,10 +6,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import QUIET_RUNTIME, Stack, make_stack, register_search_attributes
+from tests.conftest import Stack, make_stack, time_skipping_server
 from tests.test_goal_rules import email, goal, tag_added, wait
 
 
@@ -122,13 +120,7 @@ async def test_concurrent_enrollment_requests_give_exactly_one_201(
 ) -> None:
     # A server of its own: after a burst of concurrent duplicate starts, the
     # time-skipping test server can stop skipping time for later tests.
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path,
-        data_converter=pydantic_data_converter,
-        runtime=QUIET_RUNTIME,
-    )
-    async with env:
-        await register_search_attributes(env.client)
+    async with time_skipping_server(test_server_path) as env:
         async with make_stack(env.client, engine, env) as stack:
             contact = await stack.contact()
             automation = await stack.automation([wait("pause")])
