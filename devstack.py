@@ -169,6 +169,10 @@ class DevStack:
                 process.wait()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,7 +185,7 @@ def main() -> None:
     stack = DevStack(
         home=args.home, temporal_port=args.temporal_port, ui_port=args.ui_port, api_port=args.api_port
     )
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         stack.start()
         print(
@@ -198,6 +202,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
     finally:
+        # A second Ctrl-C (or make passing the signal on) must not cut the shutdown short.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
 
 
