@@ -21,7 +21,6 @@ from sqlmodel import Session, SQLModel, select
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -29,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from shared.contracts import SEARCH_ATTRIBUTES
 from shared.db import EnrollmentRow, make_engine
+from shared.temporal import data_converter
 from worker.main import running_worker
 
 
@@ -105,7 +105,7 @@ def test_server_path() -> str:
 async def time_skipping_server(path: str) -> AsyncIterator[WorkflowEnvironment]:
     """The real time-skipping test server, with goalflow's search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=path, data_converter=pydantic_data_converter, runtime=QUIET_RUNTIME
+        test_server_existing_path=path, data_converter=data_converter, runtime=QUIET_RUNTIME
     )
     async with env:
         await register_search_attributes(env.client)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from shared.temporal import data_converter
 from worker.enrollment import EnrollmentWorkflow
 
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
@@ -21,5 +21,5 @@ def test_histories_are_checked_in() -> None:
 @pytest.mark.parametrize("name", HISTORIES)
 async def test_replay(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=data_converter)
     await replayer.replay_workflow(history)
