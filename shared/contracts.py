@@ -61,7 +61,6 @@ class EnrollmentState(BaseModel):
     # Events received at the current wait_for_event step that matched it.
     wait_matched: str | None = None
     events_received: int = 0
-    runs_of_workflow: int = 1
 
 
 class RegisterInput(BaseModel):

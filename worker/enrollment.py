@@ -388,7 +388,6 @@ class EnrollmentWorkflow:
     def _continue_as_new(self) -> None:
         state = self.state
         state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
-        state.runs_of_workflow += 1
         workflow.continue_as_new(self.input.model_copy(update={"state": state}))
 
     def _apply_move(self) -> None:
