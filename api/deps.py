@@ -14,26 +14,26 @@ from shared.eventbus import EventBus
 T = TypeVar("T")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     return request.app.state.client
 
 
-def get_bus(request: Request) -> EventBus:
+async def get_bus(request: Request) -> EventBus:
     return request.app.state.bus
 
 
-def get_task_queue(request: Request) -> str:
+async def get_task_queue(request: Request) -> str:
     return request.app.state.task_queue
 
 
 class Db:
     """Runs database work off the event loop, one session per call."""
 
-    def __init__(self, engine: Annotated[Engine, Depends(get_engine)]):
+    def __init__(self, engine: Engine):
         self.engine = engine
 
     async def __call__(self, work: Callable[[Session], T]) -> T:
@@ -44,7 +44,12 @@ class Db:
         return await asyncio.to_thread(run)
 
 
-DbDep = Annotated[Db, Depends()]
+async def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> Db:
+    return Db(engine)
+
+
+# Dependencies are coroutines: FastAPI runs a plain function in a thread, a hop per request.
+DbDep = Annotated[Db, Depends(get_db)]
 ClientDep = Annotated[Client, Depends(get_client)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]

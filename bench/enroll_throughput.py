@@ -15,10 +15,18 @@ import time
 from bench.harness import RAW_QUEUE, Bench, bounded, machine, row, wait_until
 
 IN_FLIGHT = 32
+GOALFLOW = ("temporal", "worker", "api")
+RAW = ("temporal", "raw")
 FIRST_STEP = {"name": "throughput", "steps": [
     {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "Welcome"},
     {"id": "pause", "type": "wait", "duration": "P30D"},
 ]}  # fmt: skip
+
+
+def cpu_per_item(
+    before: dict[str, float], after: dict[str, float], count: int, names: tuple[str, ...]
+) -> str:
+    return ", ".join(f"{name} {(after[name] - before[name]) / count * 1000:.1f} ms" for name in names)
 
 
 async def goalflow(bench: Bench, count: int) -> float:
@@ -27,6 +35,7 @@ async def goalflow(bench: Bench, count: int) -> float:
         await bounded(
             count, IN_FLIGHT, lambda i: http.post("/contacts", json={"id": f"t{i}", "email": f"t{i}@x.io"})
         )
+        cpu = bench.cpu_seconds()
         start = time.perf_counter()
 
         async def enroll(i: int) -> None:
@@ -36,18 +45,23 @@ async def goalflow(bench: Bench, count: int) -> float:
         await bounded(count, IN_FLIGHT, enroll)
         sent = "SELECT count(*) FROM messages"
         await wait_until(lambda: bench.count(bench.goalflow_db, sent) >= count, "first steps")
-        return count / (time.perf_counter() - start)
+        rate = count / (time.perf_counter() - start)
+        print(f"  goalflow CPU per enrollment: {cpu_per_item(cpu, bench.cpu_seconds(), count, GOALFLOW)}")
+        return rate
 
 
 async def raw(bench: Bench, count: int) -> float:
     client = await bench.raw_client()
+    cpu = bench.cpu_seconds()
     start = time.perf_counter()
     await bounded(
         count, IN_FLIGHT, lambda i: client.start_workflow("RawWaiter", id=f"raw-{i}", task_queue=RAW_QUEUE)
     )
     marks = "SELECT count(*) FROM marks"
     await wait_until(lambda: bench.count(bench.raw_db, marks) >= count, "raw first tasks")
-    return count / (time.perf_counter() - start)
+    rate = count / (time.perf_counter() - start)
+    print(f"  raw CPU per workflow: {cpu_per_item(cpu, bench.cpu_seconds(), count, RAW)}")
+    return rate
 
 
 async def main() -> None:

@@ -72,10 +72,23 @@ class Bench:
     def goalflow_db(self) -> Path:
         return self.home / "goalflow.db"
 
-    def rss_mib(self, name: str) -> float:
+    def _pid(self, name: str) -> int:
         process = self.raw if name == "raw" else self.stack.processes[name]
         assert process is not None
-        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        return process.pid
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each process of the stack has used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for name in ("temporal", "worker", "api", "raw"):
+            # Fields after the command name, which may hold spaces: utime and stime are 14 and 15.
+            fields = Path(f"/proc/{self._pid(name)}/stat").read_text().rsplit(")", 1)[1].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
+    def rss_mib(self, name: str) -> float:
+        for line in Path(f"/proc/{self._pid(name)}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")

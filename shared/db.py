@@ -2,13 +2,16 @@
 works through the same models (`GOALFLOW_DATABASE_URL=postgresql+psycopg://…`)."""
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
@@ -146,7 +149,16 @@ class Appointment(SQLModel, table=True):
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     # WAL lets readers run beside the writer; FULL keeps every commit across a power loss.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(300):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            # Switching a new file to WAL needs it alone, and SQLite answers "locked"
+            # at once instead of waiting while another process creates the tables.
+            if "locked" not in str(error) or attempt == 299:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -162,8 +174,30 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create what is missing, one process at a time: the API and the worker
+    start together, and `create_all` checks before it creates."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7215)"))
+        else:
+            # SQLite's DDL is transactional: a write lock taken first serializes the check.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        SQLModel.metadata.create_all(connection)
+        connection.commit()
+
+
+def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
+    """Insert a row unless one with the same key (or unique column) exists;
+    True when this call inserted it. One statement, no ORM round trip: it is
+    on every enrollment's path."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    return bool(session.execute(statement).rowcount)
 
 
 @cache

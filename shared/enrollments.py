@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared.contacts import Conflict, NotFound, get_contact
 from shared.contracts import EnrollmentView, RegisterInput
-from shared.db import AutomationRow, AutomationVersion, EnrollmentRow, EventRow, utcnow
+from shared.db import AutomationRow, AutomationVersion, EnrollmentRow, EventRow, insert_new, utcnow
 from shared.definition import Automation
 from shared.eventbus import from_row
 from shared.events import Event
@@ -79,12 +78,8 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
 def record(session: Session, entry: RegisterInput) -> None:
     """Insert the enrollment's row if it is not there yet (the API and the
     workflow's first activity both call this; either may come first)."""
-    if session.get(EnrollmentRow, entry.enrollment_id) is None:
-        session.add(EnrollmentRow(id=entry.enrollment_id, **entry.model_dump(exclude={"enrollment_id"})))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # The other caller was first.
+    insert_new(session, EnrollmentRow, id=entry.enrollment_id, **entry.model_dump(exclude={"enrollment_id"}))
+    session.commit()
 
 
 def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:

@@ -8,10 +8,9 @@ from typing import Any, Protocol
 from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shared.db import Contact, Message, utcnow
+from shared.db import Contact, Message, insert_new, utcnow
 
 _templates = ImmutableSandboxedEnvironment()
 
@@ -74,13 +73,10 @@ class OutboxProvider:
     def send(self, email: OutgoingEmail) -> str:
         message_id = message_id_for(email.idempotency_key)
         with Session(self.engine) as session:
-            session.add(Message(message_id=message_id, created_at=utcnow(), **email.__dict__))
-            try:
+            if insert_new(session, Message, message_id=message_id, created_at=utcnow(), **email.__dict__):
                 session.commit()
-            except IntegrityError:
-                session.rollback()  # A retry of a send that already went out.
-                existing = session.exec(
-                    select(Message.message_id).where(Message.idempotency_key == email.idempotency_key)
-                ).one()
-                return existing
-        return message_id
+                return message_id
+            # A retry of a send that already went out.
+            return session.exec(
+                select(Message.message_id).where(Message.idempotency_key == email.idempotency_key)
+            ).one()

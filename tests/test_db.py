@@ -1,0 +1,34 @@
+"""The database layer where processes meet: the API and the worker start
+together on a database neither has created yet."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from shared.db import make_engine
+
+# Each process imports first, then creates the tables at the same instant as the others.
+CREATE = """
+import sys, time
+from shared.db import make_engine
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+make_engine(sys.argv[1])
+"""
+
+
+def test_processes_starting_together_on_a_new_database_all_come_up(tmp_path: Path) -> None:
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path}/fresh-{attempt}.db"
+        at = str(time.time() + 2)
+        starting = [
+            subprocess.Popen([sys.executable, "-c", CREATE, url, at], stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        failures = [p.communicate()[1].decode()[-400:] for p in starting if p.wait() != 0]
+        assert failures == []
+        assert {"contacts", "enrollments", "events", "messages"} <= set(
+            inspect(make_engine(url)).get_table_names()
+        )
