@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import Stack
+from worker.email import OutboxProvider, OutgoingEmail
 
 DAY = timedelta(days=1)
 
@@ -356,3 +357,24 @@ async def test_g13_every_move_is_recorded(stack: Stack) -> None:
     [move] = moves(state)
     assert move["step_id"] == "purchased"
     assert move["detail"] == {"event_id": answer["event_id"], "from_step": "pause", "moved": True}
+
+
+async def test_a_send_a_crash_left_unrecorded_is_recorded_when_a_goal_skips_its_step(stack: Stack) -> None:
+    """A crash after a send's local activity, before its workflow task completed:
+    the email went out, and the retried task, seeing the goal met meanwhile,
+    skips the step. The outbox row below is what that cut-short attempt left."""
+    contact = await stack.contact(email="cut@short.io")
+    steps = [wait("pause", "P1D"), email("followup"), goal("purchased", tag_added("bought"))]
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.at(enrollment, "pause")
+    cut_short = OutgoingEmail(
+        f"{enrollment}/followup/1", enrollment, "followup", contact, "cut@short.io", "Hi", "B"
+    )
+    message_id = OutboxProvider(stack.engine).send(cut_short)
+    await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert state["messages"] == [{"message_id": message_id, "step_id": "followup", "channel": "email"}]
+    assert [h["detail"] for h in state["history"] if h["step_id"] == "followup"] == [
+        {"message_id": message_id, "cut_short": True}
+    ]
+    assert moves(state)[0]["detail"]["from_step"] == "pause"

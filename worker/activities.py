@@ -5,7 +5,7 @@ import asyncio
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -14,12 +14,13 @@ from shared.contracts import (
     AttributeInput,
     ContactSnapshot,
     FinishInput,
+    MessageRef,
     RegisterInput,
     SendEmailInput,
     SendResult,
     TagInput,
 )
-from shared.db import Contact, StepRun
+from shared.db import Contact, Message, StepRun
 from shared.eventbus import EventBus
 from shared.events import Event
 from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
@@ -36,6 +37,7 @@ class Activities:
             self.register_enrollment,
             self.load_contact,
             self.send_email,
+            self.sent_messages,
             self.change_tag,
             self.update_attribute,
             self.finish_enrollment,
@@ -96,6 +98,19 @@ class Activities:
                 )
             )
             return SendResult(message_id=message_id)
+
+        return await asyncio.to_thread(run)
+
+    @activity.defn(name="sent_messages")
+    async def sent_messages(self, enrollment_id: str) -> list[MessageRef]:
+        def run() -> list[MessageRef]:
+            with self._session() as session:
+                rows = session.exec(
+                    select(Message.message_id, Message.step_id, Message.channel)
+                    .where(Message.enrollment_id == enrollment_id)
+                    .order_by(col(Message.created_at))
+                )
+                return [MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in rows]
 
         return await asyncio.to_thread(run)
 

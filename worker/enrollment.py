@@ -57,6 +57,7 @@ SEEN_IDS_KEPT = 2000
 EVENT_LOG_KEPT = 500
 LOOP_BUDGET = 50
 LOOP_WINDOW = timedelta(minutes=30)
+RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
 LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Errors the activity marks non-retryable (a template that fails to render)
 # are recorded as a failed step; anything else is retried until it goes through.
@@ -91,6 +92,7 @@ class EnrollmentWorkflow:
             if not self.state.entered and self._roll_over_due():
                 self._continue_as_new()
             await self._next()
+        await self._record_cut_short_sends()
         await self._local("finish_enrollment", FinishInput(view=self.view()), type(None))
         return self.view()
 
@@ -99,6 +101,7 @@ class EnrollmentWorkflow:
         if self.removal:
             return self._end("removed", self.removal)
         if state.move_to:
+            await self._record_cut_short_sends()
             self._apply_move()
         if state.position is None:
             return self._end("completed", "reached the last step")
@@ -389,6 +392,20 @@ class EnrollmentWorkflow:
         state = self.state
         state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
         workflow.continue_as_new(self.input.model_copy(update={"state": state}))
+
+    async def _record_cut_short_sends(self) -> None:
+        """A local activity runs before its workflow task completes: when a crash
+        cuts that task short, the email has gone out but its result is not in the
+        history, and the retried task may take another path (a goal met in the
+        meantime skips the step). The outbox knows what went out."""
+        if not workflow.patched(RECORD_CUT_SHORT_SENDS):
+            return
+        sent = await self._local("sent_messages", self.input.enrollment_id, list[MessageRef])
+        known = {m.message_id for m in self.state.messages}
+        for message in sent:
+            if message.message_id not in known:
+                self.state.messages.append(message)
+                self._record(message.step_id, "done", message_id=message.message_id, cut_short=True)
 
     def _apply_move(self) -> None:
         state = self.state
