@@ -52,7 +52,9 @@ class Bench:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def http(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive runs out: with the
+        # same 5 s on both sides, a request sent as the server closed it fails (ReadError).
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2)
         return httpx.AsyncClient(base_url=self.stack.api_url, timeout=120, limits=limits)
 
     async def goalflow_client(self) -> Client:
