@@ -359,7 +359,9 @@ async def test_g13_every_move_is_recorded(stack: Stack) -> None:
     assert move["detail"] == {"event_id": answer["event_id"], "from_step": "pause", "moved": True}
 
 
-async def test_a_send_a_crash_left_unrecorded_is_recorded_when_a_goal_skips_its_step(stack: Stack) -> None:
+async def test_a_send_a_crash_left_unrecorded_is_recorded_though_a_goal_skipped_its_step(
+    stack: Stack,
+) -> None:
     """A crash after a send's local activity, before its workflow task completed:
     the email went out, and the retried task, seeing the goal met meanwhile,
     skips the step. The outbox row below is what that cut-short attempt left."""
