@@ -215,3 +215,25 @@ async def test_patching_a_contact_merges_attributes_and_turns_tag_changes_into_e
     assert state["goals_met"] == ["upgraded"] and state["events_received"] == 2
     assert (await stack.http.patch(f"/contacts/{contact}", json={"tags": None})).json()["tags"] == ["b", "c"]
     assert (await stack.http.patch(f"/contacts/{contact}", json={"phone": 5})).status_code == 422
+
+
+async def test_an_enrollment_ended_in_the_temporal_ui_still_shows_its_state(stack: Stack) -> None:
+    contact = await stack.contact()
+    automation = await stack.automation([wait("pause"), {"id": "bye", "type": "end"}])
+    terminated = await stack.enroll(automation, contact)
+    await stack.at(terminated, "pause")
+    await stack.client.get_workflow_handle(terminated).terminate("ended by an operator")
+    # Terminated: it saved no final state, so its last state is replayed from Temporal.
+    assert (await stack.state(terminated))["current_step"] == "pause"
+    finished = await stack.enroll(await stack.automation([{"id": "bye", "type": "end"}]), contact)
+    await stack.until(finished, lambda s: s["status"] == "completed")
+    assert (await stack.state(finished))["history"][-1]["outcome"] == "ended"
+
+
+async def test_adding_a_tag_answers_with_the_tags_it_committed(stack: Stack) -> None:
+    contact = await stack.contact(tags=["a"])
+    first = await stack.post(f"/contacts/{contact}/tags", {"tag": "b"})
+    again = await stack.post(f"/contacts/{contact}/tags", {"tag": "b"})
+    assert (first["tags"], again["tags"], again["event_id"]) == (["a", "b"], ["a", "b"], None)
+    removed = (await stack.http.delete(f"/contacts/{contact}/tags/a")).json()
+    assert removed["tags"] == ["b"] and removed["event_id"]

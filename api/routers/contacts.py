@@ -43,28 +43,31 @@ async def update_contact(contact_id: str, body: ContactFields, bus: BusDep, db: 
     return await get_contact(contact_id, db)
 
 
-async def _change_tag(contact_id: str, tag: str, add: bool, bus: BusDep, db: DbDep) -> dict[str, Any]:
+async def _change_tag(contact_id: str, tag: str, add: bool, bus: BusDep) -> dict[str, Any]:
+    now: list[str] = []  # The tags as committed, read in the same transaction.
+
     def change(session: Session) -> list[Event]:
         tags = {tag}
-        return contacts.change_tags(
+        events = contacts.change_tags(
             session, contact_id, add=tags if add else set(), remove=set() if add else tags
         )
+        now.extend(contacts.get_contact(session, contact_id).tags)
+        return events
 
     events = await bus.commit_and_deliver(change)
-    contact = await db(lambda s: contacts.get_contact(s, contact_id))
-    return {"contact_id": contact_id, "tags": contact.tags, "event_id": events[0].id if events else None}
+    return {"contact_id": contact_id, "tags": now, "event_id": events[0].id if events else None}
 
 
 @router.post("/{contact_id}/tags")
-async def add_tag(contact_id: str, body: TagIn, bus: BusDep, db: DbDep) -> dict[str, Any]:
+async def add_tag(contact_id: str, body: TagIn, bus: BusDep) -> dict[str, Any]:
     """Add a tag. A real change is a `tag.added` event; `event_id` is null when
     the contact already had the tag."""
-    return await _change_tag(contact_id, body.tag, True, bus, db)
+    return await _change_tag(contact_id, body.tag, True, bus)
 
 
 @router.delete("/{contact_id}/tags/{tag}")
-async def remove_tag(contact_id: str, tag: str, bus: BusDep, db: DbDep) -> dict[str, Any]:
-    return await _change_tag(contact_id, tag, False, bus, db)
+async def remove_tag(contact_id: str, tag: str, bus: BusDep) -> dict[str, Any]:
+    return await _change_tag(contact_id, tag, False, bus)
 
 
 @router.get("/{contact_id}/enrollments")

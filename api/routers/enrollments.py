@@ -1,15 +1,16 @@
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.common import (
+    QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, DbDep, TaskQueueDep
 from api.schemas import EnrollIn
@@ -89,13 +90,32 @@ async def enroll(
 
 @router.get("/enrollments/{enrollment_id}")
 async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
+    """A running enrollment's live state, or the state it saved when it ended."""
+    handle = client.get_workflow_handle(enrollment_id)
+    try:
+        # Asked of Temporal first, without a database read: this is what pollers call.
+        return await handle.query(
+            STATE_QUERY, result_type=EnrollmentView, reject_condition=QueryRejectCondition.NOT_OPEN
+        )
+    except WorkflowQueryRejectedError:
+        pass  # Ended: its saved state is in the database.
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise _unavailable(error) from None
+    except WorkflowQueryFailedError as error:
+        raise _unavailable(error) from None
     row = await db(lambda s: enrollments.get_row(s, enrollment_id))
-    if row.status != "running" and row.final_state:
+    if row.final_state:
         return EnrollmentView.model_validate(row.final_state)
     try:
-        return await client.get_workflow_handle(enrollment_id).query(STATE_QUERY, result_type=EnrollmentView)
+        # Ended without saving its state (terminated in the Temporal UI): replayed.
+        return await handle.query(STATE_QUERY, result_type=EnrollmentView)
     except (RPCError, WorkflowQueryFailedError) as error:
-        raise HTTPException(503, f"enrollment state unavailable: Temporal did not answer ({error})") from None
+        raise _unavailable(error) from None
+
+
+def _unavailable(error: Exception) -> HTTPException:
+    return HTTPException(503, f"enrollment state unavailable: Temporal did not answer ({error})")
 
 
 @router.delete("/enrollments/{enrollment_id}")
