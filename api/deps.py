@@ -1,6 +1,5 @@
 """What routes need from the running app: the database, Temporal, the event bus."""
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -9,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
+from shared.db import run_db
 from shared.eventbus import EventBus
 
 T = TypeVar("T")
@@ -41,7 +41,7 @@ class Db:
             with Session(self.engine, expire_on_commit=False) as session:
                 return work(session)
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
 
 async def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> Db:

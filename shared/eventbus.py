@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared.contacts import apply_event
 from shared.contracts import EVENT_SIGNAL
-from shared.db import EnrollmentRow, EventRow, utcnow
+from shared.db import EnrollmentRow, EventRow, run_db, utcnow
 from shared.events import Event
 
 
@@ -56,7 +56,7 @@ class EventBus:
         """Store and deliver `event`. Returns whether it was new, and the
         enrollments it reached. A known id is delivered again only if its first
         delivery never finished."""
-        new, stored, targets = await asyncio.to_thread(self._store, event)
+        new, stored, targets = await run_db(self.engine, lambda: self._store(event))
         if stored.delivered_to is not None:
             return new, stored.delivered_to
         return new, await self.deliver(from_row(stored), targets)
@@ -72,7 +72,7 @@ class EventBus:
                 session.commit()
                 return [(e, self._targets(session, e)) for e in events]
 
-        stored = await asyncio.to_thread(commit)
+        stored = await run_db(self.engine, commit)
         for event, targets in stored:
             await self.deliver(event, targets)
         return [event for event, _ in stored]
@@ -81,10 +81,10 @@ class EventBus:
         """Signal `event` to `targets`, by default the running enrollments that
         started at or before it, looked up after the event was committed."""
         if targets is None:
-            targets = await asyncio.to_thread(self._running_enrollments, event)
+            targets = await run_db(self.engine, lambda: self._running_enrollments(event))
         reached = await asyncio.gather(*(self._signal(t, event) for t in targets))
         delivered = [t for t, ok in zip(targets, reached, strict=True) if ok]
-        await asyncio.to_thread(self._mark_delivered, event.id, delivered)
+        await run_db(self.engine, lambda: self._mark_delivered(event.id, delivered))
         return delivered
 
     async def redeliver_pending(self, older_than: timedelta = timedelta(0)) -> int:
@@ -102,7 +102,7 @@ class EventBus:
                 query = select(EventRow).where(col(EventRow.delivered_to).is_(None), where)
                 return list(session.exec(query.order_by(EventRow.received_at)))
 
-        rows = await asyncio.to_thread(undelivered)
+        rows = await run_db(self.engine, undelivered)
         for row in rows:
             await self.deliver(from_row(row))
         return len(rows)

@@ -1,7 +1,6 @@
 """Activities: all of the enrollment's I/O. Each is idempotent under its step
 run's key, so a retry after a crash does not repeat an effect."""
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -20,7 +19,7 @@ from shared.contracts import (
     SendResult,
     TagInput,
 )
-from shared.db import Contact, Message, StepRun
+from shared.db import Contact, Message, StepRun, run_db
 from shared.eventbus import EventBus
 from shared.events import Event
 from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
@@ -56,7 +55,7 @@ class Activities:
                 enrollments.record(session, entry)
                 return enrollments.events_since(session, entry.contact_id, entry.enrolled_at)
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
     @activity.defn(name="load_contact")
     async def load_contact(self, contact_id: str) -> ContactSnapshot:
@@ -65,7 +64,7 @@ class Activities:
                 contact = contacts.get_contact(session, contact_id)
                 return ContactSnapshot(tags=contact.tags, attributes=contact.attributes)
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
     @activity.defn(name="send_email")
     async def send_email(self, step: SendEmailInput) -> SendResult:
@@ -99,7 +98,7 @@ class Activities:
             )
             return SendResult(message_id=message_id)
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
     @activity.defn(name="sent_messages")
     async def sent_messages(self, enrollment_id: str) -> list[MessageRef]:
@@ -112,7 +111,7 @@ class Activities:
                 )
                 return [MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in rows]
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
     @activity.defn(name="change_tag")
     async def change_tag(self, step: TagInput) -> bool:
@@ -173,7 +172,7 @@ class Activities:
                 session.commit()
                 return result
 
-        return await asyncio.to_thread(run)
+        return await run_db(self.engine, run)
 
     @activity.defn(name="finish_enrollment")
     async def finish_enrollment(self, done: FinishInput) -> None:
@@ -181,4 +180,4 @@ class Activities:
             with self._session() as session:
                 enrollments.finish(session, done.view)
 
-        await asyncio.to_thread(run)
+        await run_db(self.engine, run)
