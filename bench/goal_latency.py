@@ -2,7 +2,8 @@
 the tag is added through the API one contact at a time, then 20 at a time,
 and each sample is the time from the request until the enrollment's state
 shows the jump. Baseline: a raw signal to a waiting trivial workflow until a
-query shows its handler ran.
+query shows its handler ran. The two sides take turns, a fifth of the samples
+at a time.
 
     python -m bench.goal_latency [N]
 """
@@ -10,6 +11,7 @@ query shows its handler ran.
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 from temporalio.client import Client
@@ -30,9 +32,15 @@ MODES = {"one at a time": 1, "20 at a time": 20}
 POLL = 0.005
 
 
-async def goalflow_mode(
-    http: httpx.AsyncClient, automation: str, prefix: str, count: int, in_flight: int
-) -> list[float]:
+# Raw and goalflow samples alternate in rounds, so that a drift in the machine's
+# speed, or Temporal's database growing, weighs on both sides alike.
+ROUNDS = 5
+
+Sampler = Callable[[int], Awaitable[float]]
+
+
+async def goalflow_waiting(http: httpx.AsyncClient, automation: str, prefix: str, count: int) -> Sampler:
+    """`count` enrollments held at `pause`; returns the sampler that moves the i-th."""
     contacts = [f"{prefix}{i}" for i in range(count)]
     await bounded(count, 32, lambda i: http.post("/contacts", json={"id": contacts[i], "email": "x@x.io"}))
     answers = await bounded(
@@ -55,10 +63,11 @@ async def goalflow_mode(
             await asyncio.sleep(POLL)
         return time.perf_counter() - start
 
-    return await bounded(count, in_flight, sample)
+    return sample
 
 
-async def raw_mode(bench: Bench, client: Client, prefix: str, count: int, in_flight: int) -> list[float]:
+async def raw_waiting(bench: Bench, client: Client, prefix: str, count: int) -> Sampler:
+    """`count` raw waiters; returns the sampler that signals the i-th."""
     before = bench.count(bench.raw_db, "SELECT count(*) FROM marks")
     handles = await bounded(
         count, 32, lambda i: client.start_workflow("RawWaiter", id=f"{prefix}{i}", task_queue=RAW_QUEUE)
@@ -74,7 +83,20 @@ async def raw_mode(bench: Bench, client: Client, prefix: str, count: int, in_fli
             await asyncio.sleep(POLL)
         return time.perf_counter() - start
 
-    return await bounded(count, in_flight, sample)
+    return sample
+
+
+async def alternate(
+    ours: Sampler, raw: Sampler, count: int, in_flight: int
+) -> tuple[list[float], list[float]]:
+    mine: list[float] = []
+    theirs: list[float] = []
+    size = -(-count // ROUNDS)
+    for first in range(0, count, size):
+        batch = min(size, count - first)
+        theirs += await bounded(batch, in_flight, lambda i, first=first: raw(first + i))
+        mine += await bounded(batch, in_flight, lambda i, first=first: ours(first + i))
+    return mine, theirs
 
 
 async def main() -> None:
@@ -83,17 +105,19 @@ async def main() -> None:
     )
     parser.add_argument("count", nargs="?", type=int, default=300)
     args = parser.parse_args()
-    print(f"goal latency: {args.count} per mode; {machine()}", flush=True)
+    print(f"goal latency: {args.count} per mode, {ROUNDS} alternating rounds; {machine()}", flush=True)
+    results: dict[str, tuple[list[float], list[float]]] = {}
     with Bench() as bench:
         client = await bench.raw_client()
-        raw = {m: await raw_mode(bench, client, f"raw{n}-", args.count, n) for m, n in MODES.items()}
         async with bench.http() as http:
             automation = (await http.post("/automations", json=WAITING)).json()["id"]
-            ours = {
-                m: await goalflow_mode(http, automation, f"c{n}-", args.count, n) for m, n in MODES.items()
-            }
-    for mode in MODES:
-        mine, theirs = percentiles(ours[mode]), percentiles(raw[mode])
+            for mode, in_flight in MODES.items():
+                raw = await raw_waiting(bench, client, f"raw{in_flight}-", args.count)
+                ours = await goalflow_waiting(http, automation, f"c{in_flight}-", args.count)
+                results[mode] = await alternate(ours, raw, args.count, in_flight)
+                print(f"  {mode}: done", flush=True)
+    for mode, (mine_samples, raw_samples) in results.items():
+        mine, theirs = percentiles(mine_samples), percentiles(raw_samples)
         for p in ("p50", "p95", "p99"):
             print(row(f"{mode}, {p}", mine[p] * 1000, theirs[p] * 1000, "ms", lower_is_better=True))
 
