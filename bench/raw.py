@@ -14,6 +14,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from shared.settings import settings
+
 
 @workflow.defn(name="RawWaiter")
 class RawWaiter:
@@ -61,6 +63,7 @@ async def main() -> None:
         client,
         task_queue=args.task_queue,
         workflows=[RawWaiter],
+        max_cached_workflows=settings().workflow_cache,  # As goalflow's worker.
         activities=[marks.mark],
         activity_executor=ThreadPoolExecutor(4),
     ):
