@@ -121,6 +121,14 @@ class TagInput(BaseModel):
     contact_id: str
     tag: str
     add: bool
+    # The enrollment running the step: it applies the event from the result, so
+    # it is not signalled. None in runs recorded before that (`tag-events-applied-here`).
+    enrollment_id: str | None = None
+
+
+class TagResult(BaseModel):
+    changed: bool
+    events: list[Event]
 
 
 class AttributeInput(BaseModel):

@@ -61,9 +61,12 @@ class EventBus:
             return new, stored.delivered_to
         return new, await self.deliver(from_row(stored), targets)
 
-    async def commit_and_deliver(self, change: Callable[[Session], list[Event]]) -> list[Event]:
+    async def commit_and_deliver(
+        self, change: Callable[[Session], list[Event]], skip: str | None = None
+    ) -> list[Event]:
         """Run `change` and store the events it returns in one transaction, then
-        deliver them: a contact change and its events are never half-saved."""
+        deliver them, except to enrollment `skip`: a contact change and its
+        events are never half-saved."""
 
         def commit() -> list[tuple[Event, list[str]]]:
             with Session(self.engine, expire_on_commit=False) as session:
@@ -74,14 +77,18 @@ class EventBus:
 
         stored = await run_db(self.engine, commit)
         for event, targets in stored:
-            await self.deliver(event, targets)
+            await self.deliver(event, targets, skip)
         return [event for event, _ in stored]
 
-    async def deliver(self, event: Event, targets: list[str] | None = None) -> list[str]:
-        """Signal `event` to `targets`, by default the running enrollments that
-        started at or before it, looked up after the event was committed."""
+    async def deliver(
+        self, event: Event, targets: list[str] | None = None, skip: str | None = None
+    ) -> list[str]:
+        """Signal `event` to `targets` but `skip`; by default to the running
+        enrollments that started at or before it, looked up after the event was
+        committed."""
         if targets is None:
             targets = await run_db(self.engine, lambda: self._running_enrollments(event))
+        targets = [t for t in targets if t != skip]
         reached = await asyncio.gather(*(self._signal(t, event) for t in targets))
         delivered = [t for t, ok in zip(targets, reached, strict=True) if ok]
         await run_db(self.engine, lambda: self._mark_delivered(event.id, delivered))
@@ -92,11 +99,12 @@ class EventBus:
         cutoff = utcnow() - older_than
         return await self._deliver_undelivered(EventRow.received_at <= cutoff)
 
-    async def finish_delivery(self, event_ids: list[str]) -> int:
-        """Deliver those of `event_ids` whose first delivery did not finish."""
-        return await self._deliver_undelivered(col(EventRow.id).in_(event_ids))
+    async def finish_delivery(self, event_ids: list[str], skip: str | None = None) -> int:
+        """Deliver those of `event_ids` whose first delivery did not finish,
+        except to enrollment `skip`."""
+        return await self._deliver_undelivered(col(EventRow.id).in_(event_ids), skip)
 
-    async def _deliver_undelivered(self, where: Any) -> int:
+    async def _deliver_undelivered(self, where: Any, skip: str | None = None) -> int:
         def undelivered() -> list[EventRow]:
             with Session(self.engine) as session:
                 query = select(EventRow).where(col(EventRow.delivered_to).is_(None), where)
@@ -104,7 +112,7 @@ class EventBus:
 
         rows = await run_db(self.engine, undelivered)
         for row in rows:
-            await self.deliver(from_row(row))
+            await self.deliver(from_row(row), skip=skip)
         return len(rows)
 
     def _store(self, event: Event) -> tuple[bool, EventRow, list[str] | None]:

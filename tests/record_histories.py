@@ -1,15 +1,19 @@
 """Record enrollment histories for the replay test.
 
-    .venv/bin/python -m tests.record_histories
+    .venv/bin/python -m tests.record_histories [SCENARIO ...]
 
 Runs a few scenarios that together use every step type, a goal move and a
 removal on the time-skipping server, and writes each finished workflow's
-history to tests/histories/. Record again only when a change is meant to be
-incompatible with running enrollments (and guard it with workflow.patched).
+history to tests/histories/. Without names it records only the scenarios that
+have no history yet: the old ones are what running enrollments were recorded
+with. Record one again only when a change is meant to be incompatible with
+running enrollments (and guard it with workflow.patched).
 """
 
 import asyncio
+import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,18 +69,39 @@ async def removed_while_waiting(stack: Stack) -> str:
     return enrollment
 
 
+async def tag_step_meets_a_goal(stack: Stack) -> str:
+    """A tag step's own event, applied in the step's workflow task (`tag-events-applied-here`)."""
+    steps = [
+        {"id": "tag_self", "type": "add_tag", "tag": "engaged"},
+        goal("engaged", tag_added("engaged"), if_unmet="end"),
+        email("reward"),
+    ]
+    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
+SCENARIOS = (nurture_goal_jump, every_step, removed_while_waiting, tag_step_meets_a_goal)
+
+
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
+    named = sys.argv[1:]
+    chosen = [s for s in SCENARIOS if s.__name__ in named or not (named or path_of(s).exists())]
     async with time_skipping_server(binary("temporal-test-server")) as env:  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{tmp}/record.db")
             async with make_stack(env.client, engine, env) as stack:
-                for scenario in (nurture_goal_jump, every_step, removed_while_waiting):
+                for scenario in chosen:
                     enrollment = await scenario(stack)
                     history = await env.client.get_workflow_handle(enrollment).fetch_history()
-                    path = HISTORIES / f"{scenario.__name__}.json"
+                    path = path_of(scenario)
                     path.write_text(history.to_json())
                     print(f"{path}: {len(history.events)} events")
+
+
+def path_of(scenario: Callable[[Stack], Awaitable[str]]) -> Path:
+    return HISTORIES / f"{scenario.__name__}.json"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
+
 from tests.conftest import Stack
 from worker.email import OutboxProvider, OutgoingEmail
 
@@ -285,6 +287,34 @@ async def test_g9_tag_changes_count_whatever_their_origin(stack: Stack) -> None:
     await stack.http.put("/appointments/ap_1" + contact, json={**appointment, "status": "confirmed"})
     state = await stack.at(enrollment, "after")
     assert state["goals_met"] == ["booked"] and state["events_received"] == 2
+
+
+async def test_a_tag_steps_own_event_is_applied_without_a_signal_or_a_failed_task(stack: Stack) -> None:
+    contact = await stack.contact()
+    other = await stack.automation(
+        [wait("pause", "P10D"), goal("engaged", tag_added("engaged")), wait("after")]
+    )
+    watching = await stack.enroll(other, contact)
+    await stack.at(watching, "pause")
+    own = await stack.automation(
+        [
+            {"id": "tag_self", "type": "add_tag", "tag": "engaged"},
+            goal("engaged", tag_added("engaged"), if_unmet="end"),
+            email("reward"),
+        ]
+    )
+    enrollment = await stack.enroll(own, contact)
+    state = await stack.until(enrollment, lambda s: s["status"] == "completed")
+    assert state["goals_met"] == ["engaged"] and state["events_received"] == 1
+    assert [m["step_id"] for m in state["messages"]] == ["reward"]
+    # A signal to itself used to arrive while the step's workflow task was open:
+    # the Temporal UI showed a failed task (UNHANDLED_COMMAND) and the step ran twice.
+    history = await stack.client.get_workflow_handle(enrollment).fetch_history()
+    kinds = {EventType.Name(e.event_type) for e in history.events}
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" not in kinds
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in kinds
+    # The contact's other enrollment still gets it as a signal.
+    assert (await stack.at(watching, "after"))["goals_met"] == ["engaged"]
 
 
 async def test_g10_the_same_event_twice_counts_once(stack: Stack) -> None:

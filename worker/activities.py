@@ -18,9 +18,10 @@ from shared.contracts import (
     SendEmailInput,
     SendResult,
     TagInput,
+    TagResult,
 )
-from shared.db import Contact, Message, StepRun, run_db
-from shared.eventbus import EventBus
+from shared.db import Contact, EventRow, Message, StepRun, run_db
+from shared.eventbus import EventBus, from_row
 from shared.events import Event
 from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
 
@@ -114,16 +115,23 @@ class Activities:
         return await run_db(self.engine, run)
 
     @activity.defn(name="change_tag")
-    async def change_tag(self, step: TagInput) -> bool:
+    async def change_tag(self, step: TagInput) -> TagResult:
         """Tag steps are events like any other (G9): stored with the change, then
-        delivered, this enrollment included. A retry returns the first run's
+        signalled to the contact's other enrollments and returned to the one
+        running the step, which applies it at once: a signal to itself would
+        arrive while its workflow task is open. A retry returns the first run's
         answer and delivers whatever that run stored but did not deliver."""
-        changed: list[bool] = []
+        event_id = f"{step.key}/0"  # A tag step changes one tag: one event at most.
+        done: list[StepRun] = []
+        stored: list[Event] = []
 
         def change(session: Session) -> list[Event]:
-            done = session.get(StepRun, step.key)
-            if done is not None:
-                changed.append(done.result["changed"])
+            run = session.get(StepRun, step.key)
+            if run is not None:
+                done.append(run)
+                stored.extend(
+                    from_row(e) for e in session.exec(select(EventRow).where(EventRow.id == event_id))
+                )
                 return []
             tags = {step.tag}
             events = contacts.change_tags(
@@ -134,12 +142,13 @@ class Activities:
                 remove=set() if step.add else tags,
             )
             session.add(StepRun(key=step.key, result={"changed": bool(events)}))
-            changed.append(bool(events))
             return events
 
-        if not await self.bus.commit_and_deliver(change):
-            await self.bus.finish_delivery([f"{step.key}/0"])
-        return changed[0]
+        events = await self.bus.commit_and_deliver(change, skip=step.enrollment_id)
+        if done:
+            await self.bus.finish_delivery([event_id], skip=step.enrollment_id)
+            return TagResult(changed=done[0].result["changed"], events=stored)
+        return TagResult(changed=bool(events), events=events)
 
     @activity.defn(name="update_attribute")
     async def update_attribute(self, step: AttributeInput) -> dict[str, Any]:

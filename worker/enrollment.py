@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SendEmailInput,
         SendResult,
         TagInput,
+        TagResult,
     )
     from shared.criteria import matches
     from shared.definition import (
@@ -58,6 +59,7 @@ EVENT_LOG_KEPT = 500
 LOOP_BUDGET = 50
 LOOP_WINDOW = timedelta(minutes=30)
 RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
+TAG_EVENTS_APPLIED_HERE = "tag-events-applied-here"
 LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Errors the activity marks non-retryable (a template that fails to render)
 # are recorded as a failed step; anything else is retried until it goes through.
@@ -213,21 +215,23 @@ class EnrollmentWorkflow:
         return self._branch(step, step.then if result else step.else_)
 
     async def _change_tag(self, step: AddTag | RemoveTag) -> int | None:
-        changed = await self._local(
-            "change_tag",
-            TagInput(
-                key=self._key(step),
-                contact_id=self.input.contact_id,
-                tag=step.tag,
-                add=isinstance(step, AddTag),
-            ),
-            bool,
+        tag = TagInput(
+            key=self._key(step), contact_id=self.input.contact_id, tag=step.tag, add=isinstance(step, AddTag)
         )
+        events: list[Event] = []
+        if workflow.patched(TAG_EVENTS_APPLIED_HERE):
+            here = tag.model_copy(update={"enrollment_id": self.input.enrollment_id})
+            result = await self._local("change_tag", here, TagResult)
+            changed, events = result.changed, result.events
+        else:  # Runs recorded before: the event came back as a signal.
+            changed = await self._local("change_tag", tag, bool)
         self._record(
             step.id,
             "done" if changed else "skipped",
             **({} if changed else {"reason": "tag already in that state"}),
         )
+        for event in events:
+            self.on_event(event)
         return self._after(step)
 
     async def _update_attribute(self, step: UpdateAttribute) -> int | None:
