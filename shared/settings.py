@@ -21,5 +21,5 @@ def settings() -> Settings:
         temporal_address=os.environ.get("GOALFLOW_TEMPORAL_ADDRESS", "localhost:7233"),
         temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE", "default"),
         task_queue=os.environ.get("GOALFLOW_TASK_QUEUE", "goalflow"),
-        workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "10000")),
+        workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "5000")),
     )

@@ -32,8 +32,9 @@ def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox
         client,
         task_queue=task_queue,
         workflows=[EnrollmentWorkflow],
-        # Past the SDK's 1,000, each new run evicted a waiting one, which cost the
-        # worker and the server about 4 ms each (bench.enroll_throughput 2000).
+        # Past the SDK's default of 1,000, each new run evicts a waiting one, which
+        # cost the worker and the server about 4 ms each (bench.enroll_throughput
+        # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
         activities=activities.all(),
         # The sandbox re-runs the workflow module for every workflow run and routes
