@@ -2,8 +2,16 @@
 
 from datetime import timedelta
 
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from shared.contracts import TagInput
+from shared.db import EventRow
+from shared.eventbus import EventBus
 from tests.conftest import Stack
 from tests.test_goal_rules import DAY, email, wait
+from worker.activities import Activities
+from worker.email import OutboxProvider
 
 
 def outcomes(state: dict, step_id: str) -> list[str]:
@@ -178,3 +186,17 @@ async def test_a_template_that_fails_to_render_fails_its_step_only(stack: Stack)
         outcomes(state, "bad") == ["failed"] and "division by zero" in state["history"][0]["detail"]["error"]
     )
     assert [m["step_id"] for m in state["messages"]] == ["good"]
+
+
+async def test_a_retried_tag_step_repeats_nothing_and_hands_back_its_event(stack: Stack) -> None:
+    """A crash after the step's transaction: the retry must not add a second
+    event, and must return the first one, which its enrollment has not applied."""
+    contact = await stack.contact()
+    activities = Activities(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    step = TagInput(key="en.1/tag/1", contact_id=contact, tag="vip", add=True, enrollment_id="en.1")
+    first = await ActivityEnvironment().run(activities.change_tag, step)
+    retry = await ActivityEnvironment().run(activities.change_tag, step)
+    assert first.changed and retry == first and [e.id for e in first.events] == ["en.1/tag/1/0"]
+    assert (await stack.get(f"/contacts/{contact}"))["tags"] == ["vip"]
+    with Session(stack.engine) as session:
+        assert len(session.exec(select(EventRow).where(EventRow.contact_id == contact)).all()) == 1
