@@ -122,16 +122,14 @@ class Activities:
         arrive while its workflow task is open. A retry returns the first run's
         answer and delivers whatever that run stored but did not deliver."""
         event_id = f"{step.key}/0"  # A tag step changes one tag: one event at most.
-        done: list[StepRun] = []
-        stored: list[Event] = []
+        retried: list[TagResult] = []
 
         def change(session: Session) -> list[Event]:
             run = session.get(StepRun, step.key)
             if run is not None:
-                done.append(run)
-                stored.extend(
-                    from_row(e) for e in session.exec(select(EventRow).where(EventRow.id == event_id))
-                )
+                row = session.get(EventRow, event_id)
+                events = [from_row(row)] if row else []
+                retried.append(TagResult(changed=run.result["changed"], events=events))
                 return []
             tags = {step.tag}
             events = contacts.change_tags(
@@ -145,9 +143,9 @@ class Activities:
             return events
 
         events = await self.bus.commit_and_deliver(change, skip=step.enrollment_id)
-        if done:
+        if retried:
             await self.bus.finish_delivery([event_id], skip=step.enrollment_id)
-            return TagResult(changed=done[0].result["changed"], events=stored)
+            return retried[0]
         return TagResult(changed=bool(events), events=events)
 
     @activity.defn(name="update_attribute")
