@@ -82,6 +82,16 @@ def record(session: Session, entry: RegisterInput) -> None:
     session.commit()
 
 
+def register(session: Session, entry: RegisterInput) -> list[Event]:
+    """The workflow's side of `record`, which then returns the contact's events
+    stored since the enrollment started: those signalled before it existed.
+    The API has usually recorded the row by then; reading first spares this
+    process a write lock, which SQLite shares with the API's writes."""
+    if session.get(EnrollmentRow, entry.enrollment_id) is None:
+        record(session, entry)
+    return events_since(session, entry.contact_id, entry.enrolled_at)
+
+
 def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:
     rows = session.exec(
         select(EventRow)

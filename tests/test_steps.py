@@ -5,8 +5,9 @@ from datetime import timedelta
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from shared.contracts import TagInput
-from shared.db import EventRow
+from shared import enrollments
+from shared.contracts import RegisterInput, TagInput
+from shared.db import EnrollmentRow, EventRow, utcnow
 from shared.eventbus import EventBus
 from tests.conftest import Stack
 from tests.test_goal_rules import DAY, email, wait
@@ -200,3 +201,27 @@ async def test_a_retried_tag_step_repeats_nothing_and_hands_back_its_event(stack
     assert (await stack.get(f"/contacts/{contact}"))["tags"] == ["vip"]
     with Session(stack.engine) as session:
         assert len(session.exec(select(EventRow).where(EventRow.contact_id == contact)).all()) == 1
+
+
+async def test_registering_an_enrollment_records_it_once_and_hands_back_the_events_it_missed(
+    stack: Stack,
+) -> None:
+    """Whether the API or the workflow's first activity records the row first,
+    there is one row, and the contact's events since enrolling come back."""
+    contact = await stack.contact()
+    await stack.event(contact, "custom", name="visited", value="old")
+    activities = Activities(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    for seq in (1, 2):
+        entry = RegisterInput(
+            enrollment_id=f"en.{contact}.{seq}", automation_id="en", version=1,
+            contact_id=contact, seq=seq, enrolled_at=utcnow(),
+        )  # fmt: skip
+        missed = await stack.event(contact, "custom", name="visited", value=f"new {seq}")
+        if seq == 2:  # The API came first.
+            with Session(stack.engine) as session:
+                enrollments.record(session, entry)
+        caught_up = await ActivityEnvironment().run(activities.register_enrollment, entry)
+        assert [e.id for e in caught_up] == [missed["event_id"]]  # Not the one from before enrolling.
+        with Session(stack.engine) as session:
+            rows = session.exec(select(EnrollmentRow).where(EnrollmentRow.contact_id == contact)).all()
+        assert sorted(r.id for r in rows) == [f"en.{contact}.{s}" for s in range(1, seq + 1)]

@@ -48,13 +48,9 @@ class Activities:
 
     @activity.defn(name="register_enrollment")
     async def register_enrollment(self, entry: RegisterInput) -> list[Event]:
-        """Record the enrollment, then return the contact's events stored since
-        it started: those signalled before the workflow existed."""
-
         def run() -> list[Event]:
             with self._session() as session:
-                enrollments.record(session, entry)
-                return enrollments.events_since(session, entry.contact_id, entry.enrolled_at)
+                return enrollments.register(session, entry)
 
         return await run_db(self.engine, run)
 
