@@ -25,6 +25,11 @@ from shared.contracts import SEARCH_ATTRIBUTES
 # WAL lets readers run beside the writer; synchronous=FULL keeps every
 # committed transaction across a power loss, so nothing acknowledged is lost.
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
+# One partition per task queue: this server is one node serving one worker. With
+# Temporal's default of four, a backlog in a partition no poller is on is forwarded
+# at a throttled rate: the last third of a burst of 2,000 enrollments crawled at
+# about 38 first tasks/s with both cores half idle (docs/PERFORMANCE.md).
+DYNAMIC_CONFIG = ("matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1")
 _TYPES = {"KEYWORD": "Keyword", "INT": "Int", "KEYWORD_LIST": "KeywordList"}
 
 
@@ -62,6 +67,7 @@ class DevStack:
     database_url: str | None = None
     task_queue: str = "goalflow"
     sqlite_pragmas: tuple[str, ...] = SQLITE_PRAGMAS
+    dynamic_config: tuple[str, ...] = DYNAMIC_CONFIG
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -96,6 +102,8 @@ class DevStack:
         ]
         for pragma in self.sqlite_pragmas:
             command += ["--sqlite-pragma", pragma]
+        for setting in self.dynamic_config:
+            command += ["--dynamic-config-value", setting]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}={_TYPES[key.indexed_value_type.name]}"]
         return command + (["--headless"] if self.headless else ["--ui-port", str(self.ui_port)])

@@ -4,8 +4,8 @@ flight) until every enrollment has run its first step, against raw
 
     python -m bench.enroll_throughput [N] [--cli-defaults]
 
---cli-defaults starts the dev server without our SQLite pragmas (the
-"before" of docs/PERFORMANCE.md).
+--cli-defaults starts the dev server without our SQLite pragmas and dynamic
+config (the "before" of docs/PERFORMANCE.md).
 """
 
 import argparse

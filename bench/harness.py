@@ -31,6 +31,7 @@ class Bench:
         self.stack = DevStack(
             home=self.home, temporal_port=free_port(), api_port=free_port(), headless=True,
             sqlite_pragmas=() if cli_defaults else DevStack.sqlite_pragmas,
+            dynamic_config=() if cli_defaults else DevStack.dynamic_config,
         )  # fmt: skip
         self.raw_db = self.home / "raw.db"
         self.raw: subprocess.Popen[bytes] | None = None
