@@ -15,8 +15,8 @@ import time
 from bench.harness import RAW_QUEUE, Bench, bounded, machine, row, wait_until
 
 IN_FLIGHT = 32
-GOALFLOW = ("temporal", "worker", "api")
-RAW = ("temporal", "raw")
+GOALFLOW = ("temporal", "worker", "api", "client")
+RAW = ("temporal", "raw", "client")
 FIRST_STEP = {"name": "throughput", "steps": [
     {"id": "welcome", "type": "send_email", "subject": "Hi {{ contact.first_name }}", "body": "Welcome"},
     {"id": "pause", "type": "wait", "duration": "P30D"},

@@ -13,10 +13,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
 from temporalio.client import Client
 
-from bench.harness import RAW_QUEUE, Bench, bounded, machine, percentiles, row, wait_until
+from bench.harness import RAW_QUEUE, Bench, Http, bounded, machine, percentiles, row, wait_until
 
 WAITING = {"name": "latency", "steps": [
     {"id": "pause", "type": "wait", "duration": "P30D"},
@@ -39,7 +38,7 @@ ROUNDS = 5
 Sampler = Callable[[int], Awaitable[float]]
 
 
-async def goalflow_waiting(http: httpx.AsyncClient, automation: str, prefix: str, count: int) -> Sampler:
+async def goalflow_waiting(http: Http, automation: str, prefix: str, count: int) -> Sampler:
     """`count` enrollments held at `pause`; returns the sampler that moves the i-th."""
     contacts = [f"{prefix}{i}" for i in range(count)]
     await bounded(count, 32, lambda i: http.post("/contacts", json={"id": contacts[i], "email": "x@x.io"}))
