@@ -201,7 +201,8 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     True when this call inserted it. One statement, no ORM round trip: it is
     on every enrollment's path."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    # The Core table, not the ORM class: the ORM's bulk-insert path cost more than the insert.
+    statement = dialect.insert(table.__table__).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
     return bool(session.execute(statement).rowcount)
 
 

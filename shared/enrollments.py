@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import true
 from sqlmodel import Session, col, select
 
 from shared.contacts import Conflict, NotFound, get_contact
 from shared.contracts import EnrollmentView, RegisterInput
-from shared.db import AutomationRow, AutomationVersion, EnrollmentRow, EventRow, insert_new, utcnow
+from shared.db import (
+    AutomationRow,
+    AutomationVersion,
+    Contact,
+    EnrollmentRow,
+    EventRow,
+    insert_new,
+    utcnow,
+)
 from shared.definition import Automation
 from shared.eventbus import from_row
 from shared.events import Event
@@ -44,31 +53,46 @@ class Entry:
 
 
 def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
-    """Check that `contact_id` may enter `automation_id` now, and name its enrollment."""
-    automation = session.get(AutomationRow, automation_id)
-    if automation is None:
-        raise NotFound("automation", automation_id)
-    if automation.archived:
-        raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
-    get_contact(session, contact_id)
-    definition = load_version(session, automation_id, automation.latest_version)
-    last = session.exec(
-        select(EnrollmentRow)
+    """Check that `contact_id` may enter `automation_id` now, and name its enrollment.
+    One statement reads the automation, the contact and its last enrollment there:
+    this is on every enrollment's path, and three ORM reads were a quarter of the
+    API's CPU (py-spy, bench.enroll_throughput)."""
+    last = (
+        select(EnrollmentRow.seq, EnrollmentRow.status)
         .where(EnrollmentRow.automation_id == automation_id, EnrollmentRow.contact_id == contact_id)
         .order_by(col(EnrollmentRow.seq).desc())
         .limit(1)
+        .subquery()
+    )
+    found = session.execute(
+        select(AutomationRow.latest_version, AutomationRow.archived, Contact.id, last.c.seq, last.c.status)
+        .select_from(AutomationRow)
+        .outerjoin(Contact, col(Contact.id) == contact_id)
+        .outerjoin(last, true())
+        .where(AutomationRow.id == automation_id)
     ).first()
-    if last is not None and last.status == "running":
-        raise Conflict(f"contact '{contact_id}' is already in automation '{automation_id}' ({last.id})")
-    if last is not None and definition.reentry == "never":
+    if found is None:
+        raise NotFound("automation", automation_id)
+    version, archived, contact, last_seq, last_status = found
+    if archived:
+        raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    definition = load_version(session, automation_id, version)
+    if last_status == "running":
+        raise Conflict(
+            f"contact '{contact_id}' is already in automation '{automation_id}' "
+            f"({enrollment_id(automation_id, contact_id, last_seq)})"
+        )
+    if last_seq is not None and definition.reentry == "never":
         raise Conflict(
             f"contact '{contact_id}' was enrolled before and automation '{automation_id}' has reentry 'never'"
         )
-    seq = last.seq + 1 if last else 1
+    seq = (last_seq or 0) + 1
     return Entry(
         enrollment_id=enrollment_id(automation_id, contact_id, seq),
         automation_id=automation_id,
-        version=automation.latest_version,
+        version=version,
         contact_id=contact_id,
         seq=seq,
         automation=definition,
