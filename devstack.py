@@ -8,6 +8,7 @@ start the same stack on free ports through `DevStack`.
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,9 +43,19 @@ def binary(name: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range. A port from that range
+    (what binding port 0 hands out) can be taken by an outgoing connection
+    before the server meant to listen on it starts: "address already in use"."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    lowest = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    while True:
+        port = random.randrange(10000, lowest)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # Someone listens there.
+            return port
 
 
 def _wait_for(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], timeout: float) -> None:
