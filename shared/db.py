@@ -200,10 +200,16 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     """Insert a row unless one with the same key (or unique column) exists;
     True when this call inserted it. One statement, no ORM round trip: it is
     on every enrollment's path."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # The Core table, not the ORM class: the ORM's bulk-insert path cost more than the insert.
-    statement = dialect.insert(table.__table__).values(**values).on_conflict_do_nothing()  # type: ignore[attr-defined]
-    return bool(session.execute(statement).rowcount)
+    statement = _insert_new_statement(session.get_bind().dialect.name, table)
+    return bool(session.connection().execute(statement, values).rowcount)
+
+
+@cache
+def _insert_new_statement(dialect_name: str, table: type[SQLModel]) -> Any:
+    # Built once per table, on the Core table: building the statement and the
+    # ORM's bulk-insert path each cost more than the insert itself.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
 
 _sqlite_threads: "weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor]" = weakref.WeakKeyDictionary()

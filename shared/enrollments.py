@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import true
+from sqlalchemy import bindparam, true
 from sqlmodel import Session, col, select
 
 from shared.contacts import Conflict, NotFound, get_contact
@@ -52,25 +52,42 @@ class Entry:
     automation: Automation
 
 
+# Built once: building and coercing the statement cost as much as running it.
+_LAST_ENROLLMENT = (
+    select(EnrollmentRow.seq, EnrollmentRow.status)
+    .where(
+        EnrollmentRow.automation_id == bindparam("automation_id"),
+        EnrollmentRow.contact_id == bindparam("contact_id"),
+    )
+    .order_by(col(EnrollmentRow.seq).desc())
+    .limit(1)
+    .subquery()
+)
+_ENTRY = (
+    select(
+        AutomationRow.latest_version,
+        AutomationRow.archived,
+        Contact.id,
+        _LAST_ENROLLMENT.c.seq,
+        _LAST_ENROLLMENT.c.status,
+    )
+    .select_from(AutomationRow)
+    .outerjoin(Contact, col(Contact.id) == bindparam("contact_id"))
+    .outerjoin(_LAST_ENROLLMENT, true())
+    .where(AutomationRow.id == bindparam("automation_id"))
+)
+
+
 def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
     """Check that `contact_id` may enter `automation_id` now, and name its enrollment.
     One statement reads the automation, the contact and its last enrollment there:
     this is on every enrollment's path, and three ORM reads were a quarter of the
     API's CPU (py-spy, bench.enroll_throughput)."""
-    last = (
-        select(EnrollmentRow.seq, EnrollmentRow.status)
-        .where(EnrollmentRow.automation_id == automation_id, EnrollmentRow.contact_id == contact_id)
-        .order_by(col(EnrollmentRow.seq).desc())
-        .limit(1)
-        .subquery()
+    found = (
+        session.connection()
+        .execute(_ENTRY, {"automation_id": automation_id, "contact_id": contact_id})
+        .first()
     )
-    found = session.execute(
-        select(AutomationRow.latest_version, AutomationRow.archived, Contact.id, last.c.seq, last.c.status)
-        .select_from(AutomationRow)
-        .outerjoin(Contact, col(Contact.id) == contact_id)
-        .outerjoin(last, true())
-        .where(AutomationRow.id == automation_id)
-    ).first()
     if found is None:
         raise NotFound("automation", automation_id)
     version, archived, contact, last_seq, last_status = found
@@ -111,17 +128,22 @@ def register(session: Session, entry: RegisterInput) -> list[Event]:
     stored since the enrollment started: those signalled before it existed.
     The API has usually recorded the row by then; reading first spares this
     process a write lock, which SQLite shares with the API's writes."""
-    if session.get(EnrollmentRow, entry.enrollment_id) is None:
+    known = session.connection().execute(_ENROLLMENT_ID, {"id": entry.enrollment_id}).first()
+    if known is None:
         record(session, entry)
     return events_since(session, entry.contact_id, entry.enrolled_at)
 
 
+_ENROLLMENT_ID = select(EnrollmentRow.id).where(EnrollmentRow.id == bindparam("id"))
+_EVENTS_SINCE = (
+    select(EventRow)
+    .where(EventRow.contact_id == bindparam("contact_id"), EventRow.occurred_at >= bindparam("since"))
+    .order_by(EventRow.received_at)
+)
+
+
 def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:
-    rows = session.exec(
-        select(EventRow)
-        .where(EventRow.contact_id == contact_id, EventRow.occurred_at >= since)
-        .order_by(EventRow.received_at)
-    )
+    rows = session.execute(_EVENTS_SINCE, {"contact_id": contact_id, "since": since}).scalars()
     return [from_row(r) for r in rows]
 
 
