@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -37,7 +37,8 @@ def to_row(event: Event) -> EventRow:
     )
 
 
-def from_row(row: EventRow) -> Event:
+def from_row(row: EventRow | Row[Any]) -> Event:
+    """An event from its stored row, or from a row of those columns."""
     return Event(
         id=row.id,
         contact_id=row.contact_id,
