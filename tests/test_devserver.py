@@ -229,9 +229,8 @@ async def test_an_api_crash_between_storing_and_signalling_delivers_on_retry_onc
     (contact,), (enrollment,) = await enroll_many(api, steps, 1)
     await until(api, enrollment, lambda s: s["current_step"] == "seen")
     event = {"id": f"ev_{uuid.uuid4().hex}", "contact_id": contact, "type": "custom", "data": {"name": "x"}}
-    devstack.processes["temporal"].send_signal(
-        signal.SIGSTOP
-    )  # The API stores the event, then hangs signalling.
+    # The API stores the event, then hangs signalling.
+    devstack.processes["temporal"].send_signal(signal.SIGSTOP)
     try:
         with pytest.raises(httpx.ReadTimeout):
             await api.post("/events", json=event, timeout=3)
