@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.routers import appointments, automations, contacts, enrollments, events, health
 from shared import db
@@ -67,6 +67,11 @@ def create_app(
 
     @app.exception_handler(RPCError)
     async def temporal_down(_: Request, error: RPCError) -> JSONResponse:
+        if error.status == RPCStatusCode.INVALID_ARGUMENT and "size exceeds limit" in error.message:
+            # The limits on events and definitions keep payloads well below Temporal's;
+            # should one still pass, it is not an outage.
+            log.error("Temporal refused a payload as too large: %s", error)
+            return JSONResponse({"detail": f"too large for Temporal: {error.message}"}, status_code=413)
         log.warning("Temporal call failed: %s", error)
         return JSONResponse({"detail": f"Temporal unavailable: {error.message}"}, status_code=503)
 

@@ -1,14 +1,18 @@
 """What crosses the workflow boundary: the enrollment's input, its state (which
 the `state` query returns and continue-as-new carries), and activity payloads."""
 
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from temporalio.common import SearchAttributeKey
 
-from shared.definition import Automation
+from shared.definition import Plan
 from shared.events import Event
+from shared.limits import EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
+
+T = TypeVar("T")
 
 EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
@@ -56,11 +60,50 @@ class EnrollmentState(BaseModel):
     recent_runs: dict[str, list[datetime]] = {}
     # Event ids already received (bounded), so a redelivery counts once (G10).
     seen_event_ids: list[str] = []
-    # Events that counted, one per distinct (type, data), for `since: enrollment`.
+    # Events that counted, one per distinct (type, data), for `since: enrollment`;
+    # the latest EVENT_LOG_BYTES of them.
     event_log: list[Event] = []
     # Events received at the current wait_for_event step that matched it.
     wait_matched: str | None = None
     events_received: int = 0
+    # How many history entries and messages earlier runs left in the database:
+    # `history` and `messages` hold what came after.
+    history_start: int = 0
+    messages_start: int = 0
+
+
+def carried(state: EnrollmentState, now: datetime, loop_window: timedelta) -> EnrollmentState:
+    """What a run hands to the next one when it continues as new: bounded in
+    bytes (shared.limits). The history was saved to the database; the messages
+    are in the outbox, so only the latest are kept, for email goals (G8)."""
+    messages = _latest(state.messages, MESSAGES_BYTES, lambda m: len(m.message_id) + len(m.step_id) + 48)
+    recent = {step: [t for t in times if now - t < loop_window] for step, times in state.recent_runs.items()}
+    return state.model_copy(
+        update={
+            "history": [],
+            "history_start": state.history_start + len(state.history),
+            "messages": messages,
+            "messages_start": state.messages_start + len(state.messages) - len(messages),
+            "recent_runs": {step: times for step, times in recent.items() if times},
+            "seen_event_ids": _latest(state.seen_event_ids, SEEN_EVENT_IDS_BYTES, lambda i: len(i) + 3),
+            "event_log": _latest(state.event_log, EVENT_LOG_BYTES, event_bytes),
+        }
+    )
+
+
+def event_bytes(event: Event) -> int:
+    return len(event.model_dump_json())
+
+
+def _latest(items: list[T], budget: int, cost: Callable[[T], int]) -> list[T]:
+    """The longest tail of `items` whose cost fits in `budget`."""
+    kept = 0
+    for item in reversed(items):
+        budget -= cost(item)
+        if budget < 0:
+            break
+        kept += 1
+    return items[len(items) - kept :]
 
 
 class RegisterInput(BaseModel):
@@ -75,7 +118,8 @@ class RegisterInput(BaseModel):
 
 
 class EnrollmentInput(RegisterInput):
-    automation: Automation
+    # The pinned version's structure; content stays in the database.
+    automation: Plan
     # Set when the enrollment continues as new.
     state: EnrollmentState | None = None
 
@@ -96,6 +140,31 @@ class EnrollmentView(BaseModel):
     events_received: int = 0
 
 
+class EnrollmentSnapshot(EnrollmentView):
+    """What the workflow answers and saves: its view, with the history entries
+    and messages that earlier runs left in the database counted, not carried."""
+
+    history_start: int = 0
+    messages_start: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether it holds the whole history and every message."""
+        return not (self.history_start or self.messages_start)
+
+    def view(self, **changes: Any) -> EnrollmentView:
+        fields = {name: getattr(self, name) for name in EnrollmentView.model_fields}
+        return EnrollmentView.model_construct(**{**fields, **changes})
+
+
+class HistoryChunk(BaseModel):
+    """History entries start.. of an enrollment, saved before it continues as new."""
+
+    enrollment_id: str
+    start: int
+    entries: list[HistoryEntry]
+
+
 class ContactSnapshot(BaseModel):
     tags: list[str]
     attributes: dict[str, Any]
@@ -104,11 +173,12 @@ class ContactSnapshot(BaseModel):
 class SendEmailInput(BaseModel):
     key: str
     enrollment_id: str
-    step_id: str
     contact_id: str
-    subject: str
-    body: str
-    sender: str | None = None
+    # The content is fetched from here, and checked against the plan's digest.
+    automation_id: str
+    version: int
+    step_id: str
+    digest: str | None
 
 
 class SendResult(BaseModel):
@@ -140,7 +210,7 @@ class AttributeInput(BaseModel):
 
 
 class FinishInput(BaseModel):
-    view: EnrollmentView
+    view: EnrollmentSnapshot
 
 
 # Custom search attributes, registered with the server by `make run` and the tests.

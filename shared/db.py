@@ -117,6 +117,19 @@ class EventRow(SQLModel, table=True):
     delivered_to: list[str] | None = _json(nullable=True)
 
 
+class HistoryRow(SQLModel, table=True):
+    """An enrollment's step history entries that its earlier runs handed over
+    when they continued as new (the workflow carries only what came after)."""
+
+    __tablename__ = "enrollment_history"
+    enrollment_id: str = Field(primary_key=True)
+    n: int = Field(primary_key=True)
+    step_id: str
+    outcome: str
+    at: datetime = _time(nullable=False)
+    detail: dict[str, Any] = _json(dict, nullable=False)
+
+
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     message_id: str = Field(primary_key=True)
@@ -202,6 +215,13 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     on every enrollment's path."""
     statement = _insert_new_statement(session.get_bind().dialect.name, table)
     return bool(session.connection().execute(statement, values).rowcount)
+
+
+def insert_missing(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Insert those of `rows` whose key is not there yet, in one statement."""
+    if rows:
+        statement = _insert_new_statement(session.get_bind().dialect.name, table)
+        session.connection().execute(statement, rows)
 
 
 @cache

@@ -1,7 +1,9 @@
-"""Automation definitions (SPEC §1, §2): the step models and the checks a
-definition must pass before it is saved."""
+"""Automation definitions (SPEC §1, §2): the step models, the checks a
+definition must pass before it is saved, and the plan an enrollment runs."""
 
-from typing import Annotated, Any, Literal
+import hashlib
+import json
+from typing import Annotated, Any, ClassVar, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -10,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from shared.conditions import Condition
 from shared.criteria import CRITERION_TYPES, Criterion, EmailCriterion
 from shared.durations import Duration
+from shared.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 END = "end"
@@ -17,6 +20,11 @@ END = "end"
 
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # The fields that hold message content. They stay in the database under the
+    # immutable (automation, version, step); an enrollment's plan carries their digest.
+    CONTENT: ClassVar[tuple[str, ...]] = ()
+    # The content fields that are Jinja2 templates.
+    TEMPLATES: ClassVar[tuple[str, ...]] = ()
 
     id: StepId
     # Overrides list order: the step to run after this one.
@@ -24,10 +32,24 @@ class _Step(BaseModel):
 
 
 class SendEmail(_Step):
+    CONTENT = ("subject", "body", "sender")
+    TEMPLATES = ("subject", "body")
+
     type: Literal["send_email"]
     subject: str = Field(min_length=1)
     body: str = Field(min_length=1)
     sender: str | None = None
+
+
+class PlannedSend(_Step):
+    """A send step as its enrollment sees it: the digest of its content."""
+
+    # Enrollments started before content by reference carry the content itself: accepted, unused.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["send_email"]
+    # None in those older inputs: their send fetches the content unchecked.
+    digest: str | None = None
 
 
 class Wait(_Step):
@@ -110,14 +132,10 @@ STEP_TYPES = (
 WAITING_TYPES = ("wait", "wait_for_event")
 
 
-class Automation(BaseModel):
-    """One immutable version of an automation's definition."""
+class _Flow(BaseModel):
+    """Steps in order, and how to walk them: what a definition and its plan share."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=200)
-    reentry: Literal["never", "after_exit"] = "after_exit"
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Any]
 
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
@@ -131,6 +149,52 @@ class Automation(BaseModel):
 
     def goals(self) -> list[Goal]:
         return [s for s in self.steps if isinstance(s, Goal)]
+
+
+class Automation(_Flow):
+    """One immutable version of an automation's definition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    reentry: Literal["never", "after_exit"] = "after_exit"
+    steps: list[Step] = Field(min_length=1)
+
+
+PlannedStep = Annotated[
+    PlannedSend | Wait | WaitForEvent | IfElse | AddTag | RemoveTag | UpdateAttribute | GoTo | Goal | End,
+    Field(discriminator="type"),
+]
+
+
+class Plan(_Flow):
+    """What an enrollment runs: its version's structure (step ids, types,
+    successors, criteria, conditions, durations), each step's content by digest.
+    It is every enrollment's workflow input, so it stays small (STRUCTURE_BYTES)."""
+
+    # Inputs from before content by reference carry the whole definition: accepted.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    steps: list[PlannedStep]
+
+
+def content_of(step: _Step) -> dict[str, Any]:
+    return step.model_dump(mode="json", include=set(step.CONTENT))
+
+
+def digest(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def plan_of(automation: Automation) -> Plan:
+    steps: list[Any] = []
+    for step in automation.steps:
+        if step.CONTENT:
+            structure = step.model_dump(mode="json", by_alias=True, exclude=set(step.CONTENT))
+            step = {**structure, "digest": digest(content_of(step))}
+        steps.append(step)
+    return Plan.model_validate({"steps": steps})
 
 
 class Problem(BaseModel):
@@ -240,17 +304,7 @@ def find_problems(automation: Automation) -> list[Problem]:
                             msg=f"step '{step.id}': give exactly one of duration and until",
                         )
                     )
-            case SendEmail():
-                for field in ("subject", "body"):
-                    try:
-                        _templates.parse(getattr(step, field))
-                    except TemplateSyntaxError as error:
-                        problems.append(
-                            Problem(
-                                loc=["steps", i, field],
-                                msg=f"step '{step.id}': template error on line {error.lineno}: {error.message}",
-                            )
-                        )
+        problems.extend(_template_problems(i, step))
         if isinstance(step, Goal | WaitForEvent):
             for c, criterion in enumerate(step.criteria):
                 if isinstance(criterion, EmailCriterion):
@@ -264,7 +318,49 @@ def find_problems(automation: Automation) -> list[Problem]:
                             )
     if not problems:
         problems.extend(_spinning_loops(automation))
+    if not problems:
+        problems.extend(_structure_problems(automation))
     return problems
+
+
+def _template_problems(i: int, step: _Step) -> list[Problem]:
+    problems = []
+    for field in step.TEMPLATES:
+        template = getattr(step, field)
+        length = len(template.encode())
+        if length > TEMPLATE_BYTES:
+            problems.append(
+                Problem(
+                    loc=["steps", i, field],
+                    msg=f"step '{step.id}': {field} is {length:,} bytes; "
+                    f"a template may be at most {size(TEMPLATE_BYTES)}",
+                )
+            )
+            continue
+        try:
+            _templates.parse(template)
+        except TemplateSyntaxError as error:
+            problems.append(
+                Problem(
+                    loc=["steps", i, field],
+                    msg=f"step '{step.id}': template error on line {error.lineno}: {error.message}",
+                )
+            )
+    return problems
+
+
+def _structure_problems(automation: Automation) -> list[Problem]:
+    """The plan is every enrollment's workflow input: it must fit comfortably."""
+    length = len(plan_of(automation).model_dump_json())
+    if length <= STRUCTURE_BYTES:
+        return []
+    return [
+        Problem(
+            loc=["steps"],
+            msg=f"the automation's structure (its steps without their content) is {length:,} bytes; "
+            f"the limit is {size(STRUCTURE_BYTES)}",
+        )
+    ]
 
 
 def _edges(automation: Automation, i: int) -> list[tuple[int, str, bool]]:

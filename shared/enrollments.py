@@ -7,39 +7,71 @@ concurrent requests compute the same id and only one start succeeds.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, true
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from shared.contacts import Conflict, NotFound, get_contact
-from shared.contracts import EnrollmentView, RegisterInput
+from shared.contracts import (
+    EnrollmentSnapshot,
+    EnrollmentView,
+    HistoryChunk,
+    HistoryEntry,
+    MessageRef,
+    RegisterInput,
+)
 from shared.db import (
     AutomationRow,
     AutomationVersion,
     Contact,
     EnrollmentRow,
     EventRow,
+    HistoryRow,
+    Message,
+    insert_missing,
     insert_new,
     utcnow,
 )
-from shared.definition import Automation
+from shared.definition import Automation, Plan, plan_of
 from shared.eventbus import from_row
-from shared.events import Event
+from shared.events import Event, signalled
 from shared.ids import enrollment_id
 
-_versions: dict[tuple[str, str, int], Automation] = {}
+
+@dataclass(frozen=True)
+class Published:
+    """What starting an enrollment needs of a saved version: its name and
+    re-entry rule, and the plan its enrollments run (no message content)."""
+
+    name: str
+    reentry: str
+    plan: Plan
 
 
-def load_version(session: Session, automation_id: str, version: int) -> Automation:
-    """A saved version, parsed once per process: versions never change."""
-    key = (str(session.get_bind().url), automation_id, version)
-    if key not in _versions:
+def published(session: Session, automation_id: str, version: int) -> Published:
+    return _published(session.get_bind(), automation_id, version)  # type: ignore[arg-type]
+
+
+# Parsed once per process: versions never change.
+@lru_cache(maxsize=1024)
+def _published(engine: Engine, automation_id: str, version: int) -> Published:
+    with Session(engine) as session:
         row = session.get(AutomationVersion, (automation_id, version))
         if row is None:
             raise NotFound("version", f"{automation_id}/{version}")
-        _versions[key] = Automation.model_validate(row.definition)
-    return _versions[key]
+        definition = Automation.model_validate(row.definition)
+    return Published(name=definition.name, reentry=definition.reentry, plan=plan_of(definition))
+
+
+class AlreadyEnrolled(Conflict):
+    def __init__(self, automation_id: str, contact_id: str, enrollment_id: str):
+        super().__init__(
+            f"contact '{contact_id}' is already in automation '{automation_id}' ({enrollment_id})"
+        )
+        self.enrollment_id = enrollment_id
 
 
 @dataclass(frozen=True)
@@ -49,7 +81,7 @@ class Entry:
     version: int
     contact_id: str
     seq: int
-    automation: Automation
+    published: Published
 
 
 # The statements on every enrollment's path are built once: SQLAlchemy building
@@ -95,12 +127,9 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
         raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
     if contact is None:
         raise NotFound("contact", contact_id)
-    definition = load_version(session, automation_id, version)
+    definition = published(session, automation_id, version)
     if last_status == "running":
-        raise Conflict(
-            f"contact '{contact_id}' is already in automation '{automation_id}' "
-            f"({enrollment_id(automation_id, contact_id, last_seq)})"
-        )
+        raise AlreadyEnrolled(automation_id, contact_id, enrollment_id(automation_id, contact_id, last_seq))
     if last_seq is not None and definition.reentry == "never":
         raise Conflict(
             f"contact '{contact_id}' was enrolled before and automation '{automation_id}' has reentry 'never'"
@@ -112,7 +141,7 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
         version=version,
         contact_id=contact_id,
         seq=seq,
-        automation=definition,
+        published=definition,
     )
 
 
@@ -146,19 +175,63 @@ def register(session: Session, entry: RegisterInput) -> list[Event]:
 
 def events_since(session: Session, contact_id: str, since: datetime) -> list[Event]:
     rows = session.connection().execute(_EVENTS_SINCE, {"contact_id": contact_id, "since": since})
-    return [from_row(r) for r in rows]
+    return [signalled(from_row(r)) for r in rows]
 
 
-def finish(session: Session, view: EnrollmentView) -> None:
-    row = session.get(EnrollmentRow, view.enrollment_id)
+def finish(session: Session, snapshot: EnrollmentSnapshot) -> None:
+    row = session.get(EnrollmentRow, snapshot.enrollment_id)
     if row is None:
         return
-    row.status = view.status
-    row.end_reason = view.end_reason
+    row.status = snapshot.status
+    row.end_reason = snapshot.end_reason
     row.ended_at = row.ended_at or utcnow()
-    row.final_state = view.model_dump(mode="json")
+    row.final_state = snapshot.model_dump(mode="json")
     session.add(row)
     session.commit()
+
+
+def save_history(session: Session, chunk: HistoryChunk) -> None:
+    """Keep entries a run hands over before it continues as new; a retry saves nothing twice."""
+    rows = [
+        {
+            "enrollment_id": chunk.enrollment_id,
+            "n": chunk.start + i,
+            "step_id": entry.step_id,
+            "outcome": entry.outcome,
+            "at": entry.at,
+            "detail": entry.model_dump(mode="json", include={"detail"})["detail"],
+        }
+        for i, entry in enumerate(chunk.entries)
+    ]
+    insert_missing(session, HistoryRow, rows)
+    session.commit()
+
+
+def complete(session: Session, snapshot: EnrollmentSnapshot) -> EnrollmentView:
+    """The whole view of an enrollment: what its earlier runs left in the
+    database, then what the snapshot carries."""
+    history = snapshot.history
+    if snapshot.history_start:
+        earlier = session.exec(
+            select(HistoryRow)
+            .where(
+                HistoryRow.enrollment_id == snapshot.enrollment_id, col(HistoryRow.n) < snapshot.history_start
+            )
+            .order_by(col(HistoryRow.n))
+        )
+        history = [HistoryEntry.model_validate(r, from_attributes=True) for r in earlier] + history
+    messages = snapshot.messages
+    if snapshot.messages_start:
+        carried = {m.message_id for m in messages}
+        sent = session.exec(
+            select(Message.message_id, Message.step_id, Message.channel)
+            .where(Message.enrollment_id == snapshot.enrollment_id)
+            .order_by(col(Message.created_at))
+        )
+        messages = [
+            MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in sent if m not in carried
+        ] + messages
+    return snapshot.view(history=history, messages=messages)
 
 
 def get_row(session: Session, enrollment_id_: str) -> EnrollmentRow:

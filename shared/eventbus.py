@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from shared.contacts import apply_event
 from shared.contracts import EVENT_SIGNAL
 from shared.db import EnrollmentRow, EventRow, run_db, utcnow
-from shared.events import Event
+from shared.events import Event, signalled
 
 
 def to_row(event: Event) -> EventRow:
@@ -152,7 +152,7 @@ class EventBus:
 
     async def _signal(self, enrollment_id: str, event: Event) -> bool:
         try:
-            await self.client.get_workflow_handle(enrollment_id).signal(EVENT_SIGNAL, event)
+            await self.client.get_workflow_handle(enrollment_id).signal(EVENT_SIGNAL, signalled(event))
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 # Finished, or not started yet (it will catch up on start).

@@ -30,6 +30,10 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "custom": ("name",),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
+# The data fields that criteria read (shared.criteria): all an enrollment is
+# sent of an event, so its signals and history stay small whatever else a sender
+# put in `data`. The whole event stays in the database.
+SIGNALLED_DATA = ("message_id", "link_id", "tag", "calendar_id", "appointment_id", "status", "name", "value")
 
 
 def _required(event_type: str) -> tuple[str, ...]:
@@ -59,3 +63,9 @@ class Event(BaseModel):
         if self.type == "appointment.status" and self.data["status"] not in APPOINTMENT_STATUSES:
             raise ValueError(f"data.status must be one of {', '.join(APPOINTMENT_STATUSES)}")
         return self
+
+
+def signalled(event: Event) -> Event:
+    """What an enrollment receives of `event`: its data cut to SIGNALLED_DATA."""
+    data = {k: event.data[k] for k in SIGNALLED_DATA if k in event.data}
+    return event if len(data) == len(event.data) else event.model_copy(update={"data": data})

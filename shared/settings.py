@@ -12,6 +12,7 @@ class Settings:
     temporal_namespace: str
     task_queue: str
     workflow_cache: int
+    sweep_seconds: float
 
 
 @cache
@@ -22,4 +23,5 @@ def settings() -> Settings:
         temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE", "default"),
         task_queue=os.environ.get("GOALFLOW_TASK_QUEUE", "goalflow"),
         workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "5000")),
+        sweep_seconds=float(os.environ.get("GOALFLOW_SWEEP_SECONDS", "30")),
     )

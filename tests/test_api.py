@@ -217,17 +217,39 @@ async def test_patching_a_contact_merges_attributes_and_turns_tag_changes_into_e
     assert (await stack.http.patch(f"/contacts/{contact}", json={"phone": 5})).status_code == 422
 
 
-async def test_an_enrollment_ended_in_the_temporal_ui_still_shows_its_state(stack: Stack) -> None:
+async def test_an_enrollment_terminated_in_temporal_reads_removed_with_its_last_state(stack: Stack) -> None:
     contact = await stack.contact()
-    automation = await stack.automation([wait("pause"), {"id": "bye", "type": "end"}])
+    automation = await stack.automation([email("hi"), wait("pause"), {"id": "bye", "type": "end"}])
     terminated = await stack.enroll(automation, contact)
     await stack.at(terminated, "pause")
-    await stack.client.get_workflow_handle(terminated).terminate("ended by an operator")
-    # Terminated: it saved no final state, so its last state is replayed from Temporal.
-    assert (await stack.state(terminated))["current_step"] == "pause"
-    finished = await stack.enroll(await stack.automation([{"id": "bye", "type": "end"}]), contact)
-    await stack.until(finished, lambda s: s["status"] == "completed")
-    assert (await stack.state(finished))["history"][-1]["outcome"] == "ended"
+    await stack.client.get_workflow_handle(terminated).terminate(reason="ended by an operator")
+    # It saved no state: its last state is replayed from Temporal, and the end recorded.
+    state = await stack.state(terminated)
+    assert (state["status"], state["end_reason"]) == ("removed", "terminated in Temporal: ended by an operator")
+    assert [(h["step_id"], h["outcome"]) for h in state["history"]] == [
+        ("hi", "done"), ("pause", "waiting"), ("pause", "terminated"), ("end", "ended"),
+    ]  # fmt: skip
+    assert [m["step_id"] for m in state["messages"]] == ["hi"] and state["current_step"] is None
+    listed = await stack.get(f"/contacts/{contact}/enrollments")
+    assert [(e["enrollment_id"], e["status"]) for e in listed] == [(terminated, "removed")]
+    delivered = await stack.event(contact, "custom", name="late")
+    assert delivered["delivered_to"] == []
+    again = await stack.enroll(automation, contact)
+    await stack.at(again, "pause")
+
+
+async def test_a_contact_whose_enrollment_was_terminated_may_enter_again_at_once(stack: Stack) -> None:
+    contact = await stack.contact()
+    automation = await stack.automation([wait("pause")])
+    first = await stack.enroll(automation, contact)
+    await stack.at(first, "pause")
+    await stack.client.get_workflow_handle(first).terminate()
+    # Nobody read the enrollment since: the entry check finds it ended.
+    second = await stack.enroll(automation, contact)
+    assert second == first[: -len("1")] + "2"
+    assert (await stack.state(first))["end_reason"] == "terminated in Temporal"
+    refused = await stack.post(f"/automations/{automation}/enrollments", {"contact_id": contact}, expect=409)
+    assert second in refused["detail"]
 
 
 async def test_adding_a_tag_answers_with_the_tags_it_committed(stack: Stack) -> None:

@@ -13,6 +13,7 @@ from shared.contracts import (
     AttributeInput,
     ContactSnapshot,
     FinishInput,
+    HistoryChunk,
     MessageRef,
     RegisterInput,
     SendEmailInput,
@@ -23,6 +24,7 @@ from shared.contracts import (
 from shared.db import Contact, EventRow, Message, StepRun, run_db
 from shared.eventbus import EventBus, from_row
 from shared.events import Event
+from worker.content import ContentMismatch, step_content
 from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
 
 
@@ -40,6 +42,7 @@ class Activities:
             self.sent_messages,
             self.change_tag,
             self.update_attribute,
+            self.save_history,
             self.finish_enrollment,
         ]
 
@@ -68,6 +71,12 @@ class Activities:
         def run() -> SendResult:
             with self._session() as session:
                 contact = session.get(Contact, step.contact_id)
+                try:
+                    content = step_content(
+                        session, step.automation_id, step.version, step.step_id, step.digest
+                    )
+                except ContentMismatch as error:
+                    raise ApplicationError(str(error), non_retryable=True) from None
             if contact is None:
                 return SendResult(skipped="contact no longer exists")
             if contact.blocklisted or contact.unsubscribed:
@@ -77,8 +86,9 @@ class Activities:
             if not contact.email:
                 return SendResult(skipped="contact has no email address")
             fields = merge_fields(contact)
+            templates = content.templates
             try:
-                subject, body = render(step.subject, fields), render(step.body, fields)
+                subject, body = render(templates["subject"], fields), render(templates["body"], fields)
             except RenderError as error:
                 raise ApplicationError(str(error), non_retryable=True) from None
             message_id = self.email.send(
@@ -90,7 +100,7 @@ class Activities:
                     to=contact.email,
                     subject=subject,
                     body=body,
-                    sender=step.sender,
+                    sender=content.fields["sender"],
                 )
             )
             return SendResult(message_id=message_id)
@@ -176,6 +186,14 @@ class Activities:
                 return result
 
         return await run_db(self.engine, run)
+
+    @activity.defn(name="save_history")
+    async def save_history(self, chunk: HistoryChunk) -> None:
+        def run() -> None:
+            with self._session() as session:
+                enrollments.save_history(session, chunk)
+
+        await run_db(self.engine, run)
 
     @activity.defn(name="finish_enrollment")
     async def finish_enrollment(self, done: FinishInput) -> None:

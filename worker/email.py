@@ -2,7 +2,6 @@
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 from jinja2 import Template, TemplateError
@@ -24,16 +23,14 @@ def merge_fields(contact: Contact) -> dict[str, Any]:
     return {"contact": {**contact.attributes, **fields, "tags": list(contact.tags)}}
 
 
-@lru_cache(maxsize=1024)
-def _compiled(template: str) -> Template:
-    # Templates come from immutable automation versions: compile each once.
-    return _templates.from_string(template)
+def compile_template(source: str) -> Template:
+    return _templates.from_string(source)
 
 
-def render(template: str, fields: dict[str, Any]) -> str:
+def render(template: Template, fields: dict[str, Any]) -> str:
     """Render in a sandbox: a template cannot reach Python objects or mutate data."""
     try:
-        return _compiled(template).render(fields)
+        return template.render(fields)
     except TemplateError as error:
         raise RenderError(f"template error: {error}") from None
     except Exception as error:  # A template's own runtime error, such as a division by zero.

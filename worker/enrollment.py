@@ -1,6 +1,7 @@
 """The enrollment workflow: an interpreter of one pinned automation version for
 one contact. Goal rules come from `shared.goals`; all I/O is in activities."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -22,9 +23,10 @@ with workflow.unsafe.imports_passed_through():
         AttributeInput,
         ContactSnapshot,
         EnrollmentInput,
+        EnrollmentSnapshot,
         EnrollmentState,
-        EnrollmentView,
         FinishInput,
+        HistoryChunk,
         HistoryEntry,
         MessageRef,
         RegisterInput,
@@ -32,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         SendResult,
         TagInput,
         TagResult,
+        carried,
+        event_bytes,
     )
     from shared.criteria import matches
     from shared.definition import (
@@ -41,25 +45,35 @@ with workflow.unsafe.imports_passed_through():
         Goal,
         GoTo,
         IfElse,
+        PlannedSend,
+        PlannedStep,
         RemoveTag,
-        SendEmail,
-        Step,
         UpdateAttribute,
         Wait,
         WaitForEvent,
     )
     from shared.events import Event
+    from shared.limits import EVENT_LOG_BYTES
 
 T = TypeVar("T")
 
-# Continue as new well before Temporal's own limits (50k events / 50 MB).
+# Continue as new well before Temporal's own limits (50k events / 50 MB), or
+# once a run's step history holds this many entries (they are saved first).
 HISTORY_LIMIT = 4000
+HISTORY_ENTRIES_PER_RUN = 500
+# What runs from before `bounded-state` keep (by count, not bytes).
 SEEN_IDS_KEPT = 2000
 EVENT_LOG_KEPT = 500
+# Error text kept in a failed step's history entry.
+ERROR_CHARS = 1000
 LOOP_BUDGET = 50
 LOOP_WINDOW = timedelta(minutes=30)
 RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
 TAG_EVENTS_APPLIED_HERE = "tag-events-applied-here"
+# The history is saved before continuing as new, and the state carried is bounded in bytes.
+BOUNDED_STATE = "bounded-state"
+# A cancellation requested in Temporal ends the enrollment as removed, its state saved.
+CANCELLED_IN_TEMPORAL = "cancelled-in-temporal"
 LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Errors the activity marks non-retryable (a template that fails to render)
 # are recorded as a failed step; anything else is retried until it goes through.
@@ -74,29 +88,50 @@ class EnrollmentWorkflow:
         self.automation = input.automation
         self.state = input.state or EnrollmentState()
         self.seen = set(self.state.seen_event_ids)
+        self.event_log_bytes = sum(event_bytes(e) for e in self.state.event_log)
         self.removal: str | None = None
         self.shown: tuple[str | None, tuple[str, ...]] | None = None
+        # False only when replaying a run recorded before the state was bounded.
+        self.bounded = workflow.patched(BOUNDED_STATE)
 
     # ---- run loop -------------------------------------------------------
 
     @workflow.run
-    async def run(self, input: EnrollmentInput) -> EnrollmentView:
-        if input.state is None:
-            # Events stored before this enrollment could be signalled (SPEC §4).
-            caught_up = await self._local(
-                "register_enrollment",
-                RegisterInput(**input.model_dump(include=set(RegisterInput.model_fields))),
-                list[Event],
-            )
-            for event in caught_up:
-                self.on_event(event)
-        while self.state.status == "running":
-            if not self.state.entered and self._roll_over_due():
-                self._continue_as_new()
-            await self._next()
+    async def run(self, input: EnrollmentInput) -> EnrollmentSnapshot:
+        try:
+            if input.state is None:
+                # Events stored before this enrollment could be signalled (SPEC §4).
+                caught_up = await self._local(
+                    "register_enrollment",
+                    RegisterInput(**input.model_dump(include=set(RegisterInput.model_fields))),
+                    list[Event],
+                )
+                for event in caught_up:
+                    self.on_event(event)
+            while self.state.status == "running":
+                if not self.state.entered and self._roll_over_due():
+                    await self._continue_as_new()
+                await self._next()
+        except asyncio.CancelledError:
+            # An operator's "Request Cancellation" in the Temporal UI (not an eviction
+            # from the worker's cache, which cancels the run too).
+            if workflow.cancellation_reason() is None or not workflow.patched(CANCELLED_IN_TEMPORAL):
+                raise
+            self._cancelled()
+            await self._finish()
+            raise  # Temporal shows the run as cancelled, as the operator asked.
+        await self._finish()
+        return self.view()
+
+    async def _finish(self) -> None:
         await self._record_cut_short_sends()
         await self._local("finish_enrollment", FinishInput(view=self.view()), type(None))
-        return self.view()
+
+    def _cancelled(self) -> None:
+        state = self.state
+        if state.position is not None:
+            self._record(self.automation.steps[state.position].id, "cancelled")
+        self._end("removed", "cancelled in Temporal")
 
     async def _next(self) -> None:
         state = self.state
@@ -124,7 +159,7 @@ class EnrollmentWorkflow:
         if state.status == "running" and not state.move_to and not self.removal:
             state.position = following
 
-    async def _run(self, step: Step) -> int | None:
+    async def _run(self, step: PlannedStep) -> int | None:
         try:
             return await self._run_step(step)
         except (ActivityError, ApplicationError) as error:
@@ -132,12 +167,12 @@ class EnrollmentWorkflow:
             # the step is recorded as failed and the contact goes on (SPEC §2).
             # A local activity's failure arrives unwrapped, as the ApplicationError.
             cause = error.cause if isinstance(error, ActivityError) and error.cause else error
-            self._record(step.id, "failed", error=str(cause))
+            self._record(step.id, "failed", error=str(cause)[:ERROR_CHARS])
             return self._after(step)
 
-    async def _run_step(self, step: Step) -> int | None:
+    async def _run_step(self, step: PlannedStep) -> int | None:
         match step:
-            case SendEmail():
+            case PlannedSend():
                 return await self._send_email(step)
             case Wait():
                 return await self._wait(step)
@@ -161,17 +196,17 @@ class EnrollmentWorkflow:
 
     # ---- steps ----------------------------------------------------------
 
-    async def _send_email(self, step: SendEmail) -> int | None:
+    async def _send_email(self, step: PlannedSend) -> int | None:
         result = await self._local(
             "send_email",
             SendEmailInput(
                 key=self._key(step),
                 enrollment_id=self.input.enrollment_id,
-                step_id=step.id,
                 contact_id=self.input.contact_id,
-                subject=step.subject,
-                body=step.body,
-                sender=step.sender,
+                automation_id=self.input.automation_id,
+                version=self.input.version,
+                step_id=step.id,
+                digest=step.digest,
             ),
             SendResult,
         )
@@ -318,10 +353,10 @@ class EnrollmentWorkflow:
             self._show(step)
 
     @workflow.query(name=STATE_QUERY)
-    def view(self) -> EnrollmentView:
+    def view(self) -> EnrollmentSnapshot:
         state = self.state
         position = state.position
-        return EnrollmentView(
+        return EnrollmentSnapshot(
             enrollment_id=self.input.enrollment_id,
             automation_id=self.input.automation_id,
             version=self.input.version,
@@ -333,10 +368,12 @@ class EnrollmentWorkflow:
             messages=list(state.messages),
             history=list(state.history),
             events_received=state.events_received,
+            history_start=state.history_start,
+            messages_start=state.messages_start,
         )
 
     @workflow.update(name=REMOVE_UPDATE)
-    async def remove(self) -> EnrollmentView:
+    async def remove(self) -> EnrollmentSnapshot:
         if self.state.status == "running":
             self.removal = "removed through the API"
             await workflow.wait_condition(lambda: self.state.status != "running")
@@ -349,14 +386,14 @@ class EnrollmentWorkflow:
             name, arg, result_type=result_type, retry_policy=RETRY, **LOCAL
         )
 
-    def _key(self, step: Step) -> str:
+    def _key(self, step: PlannedStep) -> str:
         """The idempotency key of this run of `step`."""
         return f"{self.input.enrollment_id}/{step.id}/{self.state.runs[step.id]}"
 
-    def _after(self, step: Step) -> int | None:
+    def _after(self, step: PlannedStep) -> int | None:
         return self.automation.successor(self.automation.index(step.id))
 
-    def _branch(self, step: Step, target: str | None) -> int | None:
+    def _branch(self, step: PlannedStep, target: str | None) -> int | None:
         if target is None:
             return self._after(step)
         return None if target == END else self.automation.index(target)
@@ -385,16 +422,29 @@ class EnrollmentWorkflow:
                 return True
             if self._interrupted() or done():
                 return False
-            self._continue_as_new()
+            await self._continue_as_new()
 
     def _roll_over_due(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > HISTORY_LIMIT
+            or (self.bounded and len(self.state.history) >= HISTORY_ENTRIES_PER_RUN)
+        )
 
-    def _continue_as_new(self) -> None:
+    async def _continue_as_new(self) -> None:
         state = self.state
-        state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
-        workflow.continue_as_new(self.input.model_copy(update={"state": state}))
+        if not self.bounded:
+            state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
+            workflow.continue_as_new(self.input.model_copy(update={"state": state}))
+        # The history goes to the database, so the next run starts without it.
+        chunk = HistoryChunk(
+            enrollment_id=self.input.enrollment_id, start=state.history_start, entries=state.history
+        )
+        await self._local("save_history", chunk, type(None))
+        workflow.continue_as_new(
+            self.input.model_copy(update={"state": carried(state, workflow.now(), LOOP_WINDOW)})
+        )
 
     async def _record_cut_short_sends(self) -> None:
         """A local activity runs before its workflow task completes: when a crash
@@ -422,7 +472,7 @@ class EnrollmentWorkflow:
         state.entered = state.waiting = False
         state.deadline = None
 
-    def _over_budget(self, step: Step) -> bool:
+    def _over_budget(self, step: PlannedStep) -> bool:
         now = workflow.now()
         recent = [t for t in self.state.recent_runs.get(step.id, []) if now - t < LOOP_WINDOW]
         recent.append(now)
@@ -431,9 +481,15 @@ class EnrollmentWorkflow:
 
     def _log(self, event: Event) -> None:
         log = self.state.event_log
-        if not any(e.type == event.type and e.data == event.data for e in log):
-            log.append(event)
+        if any(e.type == event.type and e.data == event.data for e in log):
+            return
+        log.append(event)
+        if not self.bounded:
             del log[:-EVENT_LOG_KEPT]
+            return
+        self.event_log_bytes += event_bytes(event)
+        while self.event_log_bytes > EVENT_LOG_BYTES:
+            self.event_log_bytes -= event_bytes(log.pop(0))
 
     def _record(self, step_id: str, outcome: str, **detail: Any) -> None:
         self.state.history.append(
@@ -449,12 +505,12 @@ class EnrollmentWorkflow:
         self._record("end", "ended", reason=reason, status=status)
         self._show(None)
 
-    def _start_holding(self, step: Step, until: str | None) -> None:
+    def _start_holding(self, step: PlannedStep, until: str | None) -> None:
         self.state.waiting = True
         self._record(step.id, "waiting", until=until or "met")
         self._show(step)
 
-    def _show(self, step: Step | None) -> None:
+    def _show(self, step: PlannedStep | None) -> None:
         """Publish where the contact stands: search attributes and the UI's one-line
         summary. Called where contacts stay (waits, goal changes, the end), so
         passing through action steps costs no extra history events."""
@@ -468,7 +524,7 @@ class EnrollmentWorkflow:
             )
         workflow.set_current_details(self._summary(step))
 
-    def _summary(self, step: Step | None) -> str:
+    def _summary(self, step: PlannedStep | None) -> str:
         state = self.state
         met = ", ".join(state.goals_met) or "none"
         if state.status != "running":

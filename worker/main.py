@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared import db
 from shared.eventbus import EventBus
+from shared.reconcile import Sweep
 from shared.settings import settings
 from shared.temporal import connect
 from worker.activities import Activities
@@ -23,7 +24,6 @@ from worker.email import OutboxProvider
 from worker.enrollment import EnrollmentWorkflow
 
 log = logging.getLogger("goalflow.worker")
-SWEEP_EVERY = timedelta(seconds=30)
 
 
 def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False) -> Worker:
@@ -45,15 +45,21 @@ def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox
     )
 
 
-async def sweep(bus: EventBus) -> None:
+async def sweep(bus: EventBus, ended: Sweep) -> None:
+    """Every GOALFLOW_SWEEP_SECONDS: deliver the events a crash left undelivered,
+    and record the enrollments ended in Temporal (terminated) as ended."""
+    every = timedelta(seconds=settings().sweep_seconds)
     while True:
         try:
-            count = await bus.redeliver_pending(older_than=SWEEP_EVERY)
+            count = await bus.redeliver_pending(older_than=every)
             if count:
                 log.info("redelivered %d events a crash had left undelivered", count)
+            count = await ended.run_once()
+            if count:
+                log.info("recorded %d enrollments ended in Temporal", count)
         except Exception:
             log.exception("sweep failed; trying again")
-        await asyncio.sleep(SWEEP_EVERY.total_seconds())
+        await asyncio.sleep(every.total_seconds())
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +67,7 @@ async def running_worker(
     client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False
 ) -> AsyncIterator[Worker]:
     worker = build_worker(client, engine, task_queue, strict_sandbox)
-    sweeper = asyncio.create_task(sweep(EventBus(engine, client)))
+    sweeper = asyncio.create_task(sweep(EventBus(engine, client), Sweep(client, engine, task_queue)))
     try:
         async with worker:
             yield worker

@@ -3,11 +3,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, status
 from sqlmodel import Session, col, select
 
-from api.deps import DbDep
+from api.deps import DbDep, body_limit, too_large
 from shared.contacts import Conflict, NotFound
 from shared.db import AutomationRow, AutomationVersion, utcnow
 from shared.definition import DefinitionError, Problem, parse_definition
 from shared.ids import new_id
+from shared.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
@@ -31,6 +32,18 @@ EXAMPLE = {
 
 
 DefinitionBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
+# Saving a definition: limits first, then the checks of shared.definition.
+SAVING: dict[str, Any] = {
+    "dependencies": [body_limit(DEFINITION_BYTES, "the definition")],
+    "responses": {
+        **too_large(DEFINITION_BYTES, "The definition"),
+        422: {
+            "description": "The definition fails a check; each problem names the step and the field. "
+            f"Limits: a template (subject, body) is at most {size(TEMPLATE_BYTES)}; the structure "
+            f"(the steps without their content) at most {size(STRUCTURE_BYTES)}."
+        },
+    },
+}
 
 
 def _out(row: AutomationRow, version: AutomationVersion) -> dict[str, Any]:
@@ -58,7 +71,7 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
     return row, version
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **SAVING)
 async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Save a definition as version 1. `id` is optional (generated when absent)."""
     raw = dict(body)
@@ -87,7 +100,7 @@ async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     return await db(save)
 
 
-@router.put("/{automation_id}")
+@router.put("/{automation_id}", **SAVING)
 async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Publish the next version. Running enrollments stay on theirs."""
     raw = {k: v for k, v in body.items() if k != "id"}

@@ -1,11 +1,13 @@
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, status
 from sqlmodel import Session, col, select
 
-from api.deps import BusDep, DbDep
+from api.deps import BusDep, ClientDep, DbDep
 from api.schemas import ContactFields, ContactIn, TagIn
-from shared import contacts, enrollments
+from shared import contacts, enrollments, reconcile
+from shared.contracts import EnrollmentSnapshot
 from shared.db import Contact, Message
 from shared.events import Event
 from shared.ids import new_id
@@ -71,8 +73,15 @@ async def remove_tag(contact_id: str, tag: str, bus: BusDep) -> dict[str, Any]:
 
 
 @router.get("/{contact_id}/enrollments")
-async def contact_enrollments(contact_id: str, db: DbDep) -> list[dict[str, Any]]:
+async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> list[dict[str, Any]]:
     rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
+    running = [r.id for r in rows if r.status == "running"]
+    # One ended in Temporal (terminated) is recorded now rather than at the next sweep.
+    settled = await asyncio.gather(
+        *(reconcile.settle(client, db.engine, e) for e in running), return_exceptions=True
+    )
+    if any(isinstance(s, EnrollmentSnapshot) for s in settled):
+        rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
     return [enrollments.summary(r) for r in rows]
 
 

@@ -1,7 +1,7 @@
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.common import (
     QueryRejectCondition,
     SearchAttributePair,
@@ -12,9 +12,9 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import ClientDep, DbDep, TaskQueueDep
+from api.deps import ClientDep, Db, DbDep, TaskQueueDep
 from api.schemas import EnrollIn
-from shared import enrollments
+from shared import enrollments, reconcile
 from shared.contacts import Conflict
 from shared.contracts import (
     AUTOMATION_ID,
@@ -26,6 +26,7 @@ from shared.contracts import (
     STATE_QUERY,
     WORKFLOW_NAME,
     EnrollmentInput,
+    EnrollmentSnapshot,
     EnrollmentView,
     RegisterInput,
 )
@@ -40,7 +41,14 @@ async def enroll(
 ) -> dict[str, Any]:
     """Enroll a contact in the automation's latest version. 409 when it is
     already running there, or was enrolled before and re-entry is `never`."""
-    entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
+    try:
+        entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
+    except enrollments.AlreadyEnrolled as blocking:
+        # Unless that enrollment was ended in Temporal, unseen so far.
+        if await reconcile.settle(client, db.engine, blocking.enrollment_id) is None:
+            raise
+        entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
+    plan = entry.published.plan
     register = RegisterInput(
         enrollment_id=entry.enrollment_id,
         automation_id=automation_id,
@@ -52,7 +60,7 @@ async def enroll(
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
-            EnrollmentInput(**register.model_dump(), automation=entry.automation),
+            EnrollmentInput(**register.model_dump(), automation=plan),
             id=entry.enrollment_id,
             task_queue=task_queue,
             # The id is unique forever: this is what refuses a concurrent second entry.
@@ -63,11 +71,11 @@ async def enroll(
                     SearchAttributePair(AUTOMATION_ID, automation_id),
                     SearchAttributePair(AUTOMATION_VERSION, entry.version),
                     SearchAttributePair(CONTACT_ID, entry.contact_id),
-                    SearchAttributePair(CURRENT_STEP, entry.automation.steps[0].id),
+                    SearchAttributePair(CURRENT_STEP, plan.steps[0].id),
                     SearchAttributePair(GOALS_MET, []),
                 ]
             ),
-            static_summary=f"{entry.automation.name} v{entry.version} · contact {entry.contact_id}",
+            static_summary=f"{entry.published.name} v{entry.version} · contact {entry.contact_id}",
         )
     except WorkflowAlreadyStartedError:
         raise Conflict(
@@ -92,10 +100,11 @@ async def enroll(
 async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
     """A running enrollment's live state, or the state it saved when it ended."""
     handle = client.get_workflow_handle(enrollment_id)
+    snapshot: EnrollmentSnapshot | None = None
     try:
         # Asked of Temporal first, without a database read: this is what pollers call.
-        return await handle.query(
-            STATE_QUERY, result_type=EnrollmentView, reject_condition=QueryRejectCondition.NOT_OPEN
+        snapshot = await handle.query(
+            STATE_QUERY, result_type=EnrollmentSnapshot, reject_condition=QueryRejectCondition.NOT_OPEN
         )
     except WorkflowQueryRejectedError:
         pass  # Ended: its saved state is in the database.
@@ -104,14 +113,34 @@ async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> En
             raise _unavailable(error) from None
     except WorkflowQueryFailedError as error:
         raise _unavailable(error) from None
+    if snapshot is None:
+        snapshot = await _ended(enrollment_id, db, client)
+    return await _complete(snapshot, db)
+
+
+async def _ended(enrollment_id: str, db: Db, client: Client) -> EnrollmentSnapshot:
+    """The state an ended enrollment saved, or, when it was ended in Temporal
+    without saving it (terminated), its last state with that end recorded now."""
     row = await db(lambda s: enrollments.get_row(s, enrollment_id))
     if row.final_state:
-        return EnrollmentView.model_validate(row.final_state)
+        return EnrollmentSnapshot.model_validate(row.final_state)
     try:
-        # Ended without saving its state (terminated in the Temporal UI): replayed.
-        return await handle.query(STATE_QUERY, result_type=EnrollmentView)
+        settled = await reconcile.settle(client, db.engine, enrollment_id)
     except (RPCError, WorkflowQueryFailedError) as error:
         raise _unavailable(error) from None
+    if settled is None:  # Recorded meanwhile by the sweep, or by the workflow.
+        row = await db(lambda s: enrollments.get_row(s, enrollment_id))
+        if not row.final_state:
+            raise HTTPException(503, f"enrollment '{enrollment_id}' is ending; ask again")
+        return EnrollmentSnapshot.model_validate(row.final_state)
+    return settled
+
+
+async def _complete(snapshot: EnrollmentSnapshot, db: Db) -> EnrollmentView:
+    """The whole view: what earlier runs left in the database, read only when there is some."""
+    if snapshot.complete:
+        return snapshot.view()
+    return await db(lambda s: enrollments.complete(s, snapshot))
 
 
 def _unavailable(error: Exception) -> HTTPException:
@@ -123,6 +152,12 @@ async def remove_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) ->
     """Remove the contact from the automation at once (status `removed`)."""
     row = await db(lambda s: enrollments.get_row(s, enrollment_id))
     if row.status != "running" and row.final_state:
-        return EnrollmentView.model_validate(row.final_state)
+        return await _complete(EnrollmentSnapshot.model_validate(row.final_state), db)
     handle = client.get_workflow_handle(enrollment_id)
-    return await handle.execute_update(REMOVE_UPDATE, result_type=EnrollmentView)
+    try:
+        snapshot = await handle.execute_update(REMOVE_UPDATE, result_type=EnrollmentSnapshot)
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        snapshot = await _ended(enrollment_id, db, client)  # Its workflow was closed in Temporal.
+    return await _complete(snapshot, db)

@@ -2,14 +2,20 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import BusDep, DbDep
+from api.deps import BusDep, DbDep, body_limit, too_large
 from shared.contacts import get_contact
 from shared.events import Event
+from shared.limits import EVENT_BYTES
 
 router = APIRouter(tags=["events"])
 
 
-@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[body_limit(EVENT_BYTES, "the event")],
+    responses=too_large(EVENT_BYTES, "The event"),
+)
 async def post_event(event: Event, response: Response, bus: BusDep, db: DbDep) -> dict[str, Any]:
     """Store the event and signal every running enrollment of its contact that
     started at or before `occurred_at`. The same `id` again answers 200 with
