@@ -225,7 +225,10 @@ async def test_an_enrollment_terminated_in_temporal_reads_removed_with_its_last_
     await stack.client.get_workflow_handle(terminated).terminate(reason="ended by an operator")
     # It saved no state: its last state is replayed from Temporal, and the end recorded.
     state = await stack.state(terminated)
-    assert (state["status"], state["end_reason"]) == ("removed", "terminated in Temporal: ended by an operator")
+    assert (state["status"], state["end_reason"]) == (
+        "removed",
+        "terminated in Temporal: ended by an operator",
+    )
     assert [(h["step_id"], h["outcome"]) for h in state["history"]] == [
         ("hi", "done"), ("pause", "waiting"), ("pause", "terminated"), ("end", "ended"),
     ]  # fmt: skip
