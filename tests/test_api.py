@@ -6,7 +6,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio.client import WorkflowExecutionStatus
 
+from shared.db import EnrollmentRow
 from tests.conftest import Stack, make_stack, time_skipping_server
 from tests.test_goal_rules import email, goal, tag_added, wait
 
@@ -237,6 +240,27 @@ async def test_an_enrollment_terminated_in_temporal_reads_removed_with_its_last_
     assert [(e["enrollment_id"], e["status"]) for e in listed] == [(terminated, "removed")]
     delivered = await stack.event(contact, "custom", name="late")
     assert delivered["delivered_to"] == []
+    again = await stack.enroll(automation, contact)
+    await stack.at(again, "pause")
+
+
+async def test_an_enrollment_cancelled_in_temporal_ends_removed_with_its_state_saved(stack: Stack) -> None:
+    contact = await stack.contact()
+    automation = await stack.automation([email("hi"), wait("pause"), email("never")])
+    cancelled = await stack.enroll(automation, contact)
+    await stack.at(cancelled, "pause")
+    handle = stack.client.get_workflow_handle(cancelled)
+    await handle.cancel()
+    state = await stack.until(cancelled, lambda s: s["status"] != "running")
+    assert (state["status"], state["end_reason"]) == ("removed", "cancelled in Temporal")
+    assert [(h["step_id"], h["outcome"]) for h in state["history"]][-2:] == [
+        ("pause", "cancelled"),
+        ("end", "ended"),
+    ]
+    assert [m["step_id"] for m in state["messages"]] == ["hi"]
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    with Session(stack.engine) as session:  # Saved by the workflow itself, as on any end.
+        assert session.get(EnrollmentRow, cancelled).final_state["end_reason"] == "cancelled in Temporal"  # type: ignore[union-attr]
     again = await stack.enroll(automation, contact)
     await stack.at(again, "pause")
 

@@ -4,6 +4,7 @@ starts it (devstack), with the worker and the API as their own processes."""
 import asyncio
 import random
 import signal
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,8 +17,10 @@ from sqlmodel import Session, col, func, select
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from devstack import DevStack, free_port
-from shared.db import Message, make_engine
+from devstack import DevStack, binary, free_port
+from shared.db import EnrollmentRow, Message, make_engine
+from shared.limits import CARRIED_STATE_BYTES
+from shared.reconcile import Sweep
 from shared.temporal import connect
 
 
@@ -281,9 +284,130 @@ async def test_a_storm_of_10000_events_loses_none_and_history_stays_bounded(
     state = await until(api, enrollment, lambda s: s["status"] == "completed", within=300)
     assert state["events_received"] == total + 1
     assert state["goals_met"] == ["hold"]
+    runs = [run.run_id async for run in temporal.list_workflows(f"WorkflowId = '{enrollment}'")]
+    assert len(runs) > 1, "the enrollment never continued as new"
     lengths = [
-        (await temporal.get_workflow_handle(enrollment, run_id=run.run_id).describe()).history_length
-        async for run in temporal.list_workflows(f"WorkflowId = '{enrollment}'")
+        (await temporal.get_workflow_handle(enrollment, run_id=r).describe()).history_length for r in runs
     ]
-    assert len(lengths) > 1, "the enrollment never continued as new"
     assert max(lengths) <= 5000, lengths
+    # What each run started with: the plan, and the state the one before carried over.
+    carried = [await input_size(temporal, enrollment, r) for r in runs]
+    assert max(carried) <= CARRIED_STATE_BYTES, carried
+
+
+async def input_size(temporal: Client, workflow_id: str, run_id: str) -> int:
+    events = temporal.get_workflow_handle(workflow_id, run_id=run_id).fetch_history_events(page_size=1)
+    async for started in events:
+        return sum(len(p.data) for p in started.workflow_execution_started_event_attributes.input.payloads)
+    raise AssertionError(f"no history for {workflow_id} {run_id}")
+
+
+# ---- what operators do in the Temporal UI or CLI ---------------------------
+
+WAITING = {
+    "name": "Operators",
+    "steps": [
+        {"id": "welcome", "type": "send_email", "subject": "Hi", "body": "Welcome"},
+        {"id": "pause", "type": "wait", "duration": "P3D"},
+        {"id": "followup", "type": "send_email", "subject": "Still there?", "body": "..."},
+    ],
+}
+
+
+def temporal_cli(devstack: DevStack, *args: str) -> None:
+    """`temporal workflow …` from .venv/bin, as an operator runs it."""
+    command = [binary("temporal"), "workflow", *args, "--address", devstack.temporal_address]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+async def waiting_enrollments(api: httpx.AsyncClient, count: int) -> tuple[str, list[str], list[str]]:
+    automation = (await post(api, "/automations", WAITING, 201))["id"]
+    contacts, enrollments = [], []
+    for _ in range(count):
+        contact = (await post(api, "/contacts", {"email": "op@example.com"}, 201))["id"]
+        body = {"contact_id": contact}
+        enrollment = (await post(api, f"/automations/{automation}/enrollments", body, 201))["enrollment_id"]
+        await until(api, enrollment, lambda s: s["current_step"] == "pause")
+        contacts.append(contact)
+        enrollments.append(enrollment)
+    return automation, contacts, enrollments
+
+
+async def test_a_cancellation_in_temporal_ends_the_enrollment_as_removed(
+    api: httpx.AsyncClient, devstack: DevStack
+) -> None:
+    automation, (contact,), (enrollment,) = await waiting_enrollments(api, 1)
+    temporal_cli(devstack, "cancel", "--workflow-id", enrollment)
+    state = await until(api, enrollment, lambda s: s["status"] != "running")
+    assert (state["status"], state["end_reason"]) == ("removed", "cancelled in Temporal")
+    steps = [(h["step_id"], h["outcome"]) for h in state["history"]]
+    assert steps == [("welcome", "done"), ("pause", "waiting"), ("pause", "cancelled"), ("end", "ended")]
+    listed = (await api.get(f"/contacts/{contact}/enrollments")).json()
+    assert [e["status"] for e in listed] == ["removed"]
+    body = {"contact_id": contact}
+    again = (await post(api, f"/automations/{automation}/enrollments", body, 201))["enrollment_id"]
+    assert again.endswith(".2")
+
+
+async def test_a_termination_in_temporal_is_noticed_on_read_and_by_the_sweep(
+    api: httpx.AsyncClient, devstack: DevStack, temporal: Client
+) -> None:
+    automation, contacts, (read, swept) = await waiting_enrollments(api, 2)
+    temporal_cli(devstack, "terminate", "--workflow-id", read, "--reason", "bad import")
+    state = (await api.get(f"/enrollments/{read}")).json()
+    assert (state["status"], state["end_reason"]) == ("removed", "terminated in Temporal: bad import")
+    assert [(h["step_id"], h["outcome"]) for h in state["history"]][-2:] == [
+        ("pause", "terminated"), ("end", "ended"),
+    ]  # fmt: skip
+
+    # Nobody reads the other one: the worker's sweep finds its row still marked running.
+    temporal_cli(devstack, "terminate", "--workflow-id", swept, "--reason", "cleanup")
+    engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
+    sweep = Sweep(temporal, engine, devstack.task_queue)
+    for _ in range(100):  # Visibility trails the termination a little.
+        if await sweep.run_once():
+            break
+        await asyncio.sleep(0.1)
+    with Session(engine) as session:
+        row = session.get(EnrollmentRow, swept)
+        assert row is not None and (row.status, row.end_reason) == (
+            "removed",
+            "terminated in Temporal: cleanup",
+        )
+    engine.dispose()
+    event = {
+        "id": f"ev_{uuid.uuid4().hex}",
+        "contact_id": contacts[1],
+        "type": "custom",
+        "data": {"name": "x"},
+    }
+    assert (await post(api, "/events", event, 202))["delivered_to"] == []
+    for contact in contacts:
+        await post(api, f"/automations/{automation}/enrollments", {"contact_id": contact}, 201)
+
+
+async def test_a_reset_sends_nothing_twice_and_the_enrollment_goes_on(
+    api: httpx.AsyncClient, devstack: DevStack, temporal: Client
+) -> None:
+    _, (contact,), (enrollment,) = await waiting_enrollments(api, 1)
+    first_run = (await temporal.get_workflow_handle(enrollment).describe()).run_id
+    temporal_cli(
+        devstack, "reset", "--workflow-id", enrollment, "--type", "FirstWorkflowTask", "--reason", "replay it"
+    )
+    handle = temporal.get_workflow_handle(enrollment)
+    for _ in range(100):
+        if (await handle.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.1)
+    state = await until(api, enrollment, lambda s: s["current_step"] == "pause" and s["messages"])
+    assert [m["step_id"] for m in state["messages"]] == ["welcome"]
+    assert messages_per_step(devstack, [enrollment]) == {(enrollment, "welcome"): 1}
+    # The run the reset terminated is not the enrollment's end, once the sweep sees it.
+    terminated = f"WorkflowId = '{enrollment}' AND ExecutionStatus = 'Terminated'"
+    assert await _visible(temporal, terminated) == [enrollment]
+    engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
+    assert await Sweep(temporal, engine, devstack.task_queue).run_once() == 0
+    engine.dispose()
+    assert (await api.get(f"/enrollments/{enrollment}")).json()["status"] == "running"
+    listed = (await api.get(f"/contacts/{contact}/enrollments")).json()
+    assert [e["status"] for e in listed] == ["running"]

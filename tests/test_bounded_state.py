@@ -1,0 +1,78 @@
+"""What a run carries into continue-as-new is bounded in bytes, and the step
+history it hands over lives in the database: the API still returns it whole."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, func, select
+
+from shared.contracts import EnrollmentState, HistoryEntry, MessageRef, carried
+from shared.db import HistoryRow
+from shared.events import Event
+from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, SEEN_EVENT_IDS_BYTES
+from tests.conftest import Stack
+from tests.test_content import input_bytes
+from worker.enrollment import HISTORY_ENTRIES_PER_RUN, LOOP_WINDOW
+
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def test_the_state_carried_is_bounded_in_bytes_whatever_a_long_life_left_in_it() -> None:
+    long_ids = [f"{i:08d}-" + "i" * 190 for i in range(20_000)]
+    state = EnrollmentState(
+        history=[HistoryEntry(step_id="s", outcome="done", at=NOW, detail={"x": "y" * 500})] * 3000,
+        messages=[MessageRef(message_id=f"msg_{i:020d}", step_id="mail" * 16) for i in range(20_000)],
+        seen_event_ids=long_ids,
+        event_log=[
+            Event(
+                id=i, contact_id="c", type="custom", occurred_at=NOW, data={"name": "n", "value": "v" * 5000}
+            )
+            for i in long_ids[:2000]
+        ],
+        recent_runs={f"step{i}": [NOW - timedelta(hours=1), NOW - timedelta(minutes=1)] for i in range(50)},
+        history_start=7,
+        messages_start=3,
+    )
+    assert len(state.model_dump_json()) > 10 * CARRIED_STATE_BYTES
+
+    carried_over = carried(state, NOW, LOOP_WINDOW)
+    assert len(carried_over.model_dump_json()) <= CARRIED_STATE_BYTES
+    # The latest of each, and the count of what the database holds instead.
+    assert carried_over.history == [] and carried_over.history_start == 3007
+    assert carried_over.seen_event_ids == long_ids[-len(carried_over.seen_event_ids) :]
+    assert len(",".join(carried_over.seen_event_ids)) > SEEN_EVENT_IDS_BYTES * 0.9
+    assert carried_over.event_log == state.event_log[-len(carried_over.event_log) :]
+    assert 0 < sum(len(e.model_dump_json()) for e in carried_over.event_log) <= EVENT_LOG_BYTES
+    assert carried_over.messages == state.messages[-len(carried_over.messages) :]
+    assert carried_over.messages_start == 3 + 20_000 - len(carried_over.messages)
+    assert carried_over.recent_runs == {f"step{i}": [NOW - timedelta(minutes=1)] for i in range(50)}
+
+
+async def test_a_long_loop_continues_as_new_and_still_reads_its_whole_history(stack: Stack) -> None:
+    steps = [
+        {"id": "hello", "type": "send_email", "subject": "hi", "body": "b"},
+        {"id": "pause", "type": "wait", "duration": "PT1M"},
+        {"id": "again", "type": "go_to", "target": "pause"},
+    ]
+    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
+    await stack.at(enrollment, "pause")
+    # Three entries a minute: the run hands its history over past HISTORY_ENTRIES_PER_RUN.
+    await stack.skip(timedelta(minutes=HISTORY_ENTRIES_PER_RUN // 3 + 30))
+    state = await stack.at(enrollment, "pause")
+    removed = (await stack.http.delete(f"/enrollments/{enrollment}")).json()
+    assert removed["status"] == "removed"
+
+    history = [(h["step_id"], h["outcome"]) for h in removed["history"]]
+    loops = (len(history) - 3) // 3
+    assert loops > HISTORY_ENTRIES_PER_RUN // 3
+    assert history == [
+        ("hello", "done"), *[("pause", "waiting"), ("pause", "done"), ("again", "done")] * loops,
+        ("pause", "waiting"), ("end", "ended"),
+    ]  # fmt: skip
+    assert [m["step_id"] for m in removed["messages"]] == ["hello"]
+    assert len(state["history"]) < len(removed["history"])
+    assert (await stack.state(enrollment))["history"] == removed["history"]
+    with Session(stack.engine) as session:
+        saved = session.exec(select(func.count()).where(HistoryRow.enrollment_id == enrollment)).one()
+    assert HISTORY_ENTRIES_PER_RUN <= saved < len(history)
+    # The run that carried the rest on started with its state, not with the history.
+    assert len(await input_bytes(stack, enrollment)) < 4_000
