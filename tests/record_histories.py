@@ -2,8 +2,8 @@
 
     .venv/bin/python -m tests.record_histories [SCENARIO ...]
 
-Runs a few scenarios that together use every step type, a goal move and a
-removal on the time-skipping server, and writes each finished workflow's
+Runs a few scenarios that together use every step type, a goal move, a
+removal, a cancellation and a continue-as-new on the time-skipping server, and writes each finished workflow's
 history to tests/histories/. Without names it records only the scenarios that
 have no history yet: the old ones are what running enrollments were recorded
 with. Record one again only when a change is meant to be incompatible with
@@ -16,6 +16,9 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
 
 from shared.db import make_engine
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
@@ -81,7 +84,47 @@ async def tag_step_meets_a_goal(stack: Stack) -> str:
     return enrollment
 
 
-SCENARIOS = (nurture_goal_jump, every_step, removed_while_waiting, tag_step_meets_a_goal)
+async def sends_by_reference(stack: Stack) -> str:
+    """A plan whose sends carry their content's digest, not the content."""
+    steps = [email("hello"), wait("pause", "PT1H"), email("again")]
+    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
+    await stack.skip(timedelta(hours=2))
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
+async def cancelled_in_temporal(stack: Stack) -> str:
+    """An operator's "Request Cancellation" (`cancelled-in-temporal`)."""
+    enrollment = await stack.enroll(
+        await stack.automation([email("hello"), wait("pause")]), await stack.contact()
+    )
+    await stack.at(enrollment, "pause")
+    await stack.client.get_workflow_handle(enrollment).cancel()
+    await stack.until(enrollment, lambda s: s["status"] == "removed")
+    return enrollment
+
+
+async def history_saved_before_continuing(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """The first run of a long loop: it saves its history, then continues as new
+    carrying a bounded state (`bounded-state`)."""
+    steps = [wait("pause", "PT1M"), {"id": "again", "type": "go_to", "target": "pause"}]
+    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
+    await stack.skip(timedelta(hours=4))
+    await stack.http.delete(f"/enrollments/{enrollment}")
+    latest = await stack.client.get_workflow_handle(enrollment).fetch_history()
+    first_run = latest.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    return stack.client.get_workflow_handle(enrollment, run_id=first_run)
+
+
+SCENARIOS = (
+    nurture_goal_jump,
+    every_step,
+    removed_while_waiting,
+    tag_step_meets_a_goal,
+    sends_by_reference,
+    cancelled_in_temporal,
+    history_saved_before_continuing,
+)
 
 
 async def main() -> None:
@@ -93,14 +136,16 @@ async def main() -> None:
             engine = make_engine(f"sqlite:///{tmp}/record.db")
             async with make_stack(env.client, engine, env) as stack:
                 for scenario in chosen:
-                    enrollment = await scenario(stack)
-                    history = await env.client.get_workflow_handle(enrollment).fetch_history()
+                    recorded = await scenario(stack)
+                    if isinstance(recorded, str):
+                        recorded = env.client.get_workflow_handle(recorded)
+                    history = await recorded.fetch_history()
                     path = path_of(scenario)
                     path.write_text(history.to_json())
                     print(f"{path}: {len(history.events)} events")
 
 
-def path_of(scenario: Callable[[Stack], Awaitable[str]]) -> Path:
+def path_of(scenario: Callable[[Stack], Awaitable[Any]]) -> Path:
     return HISTORIES / f"{scenario.__name__}.json"
 
 
