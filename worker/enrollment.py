@@ -434,17 +434,16 @@ class EnrollmentWorkflow:
 
     async def _continue_as_new(self) -> None:
         state = self.state
-        if not self.bounded:
+        if self.bounded:
+            # The history goes to the database, so the next run starts without it.
+            chunk = HistoryChunk(
+                enrollment_id=self.input.enrollment_id, start=state.history_start, entries=state.history
+            )
+            await self._local("save_history", chunk, type(None))
+            state = carried(state, workflow.now(), LOOP_WINDOW)
+        else:
             state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
-            workflow.continue_as_new(self.input.model_copy(update={"state": state}))
-        # The history goes to the database, so the next run starts without it.
-        chunk = HistoryChunk(
-            enrollment_id=self.input.enrollment_id, start=state.history_start, entries=state.history
-        )
-        await self._local("save_history", chunk, type(None))
-        workflow.continue_as_new(
-            self.input.model_copy(update={"state": carried(state, workflow.now(), LOOP_WINDOW)})
-        )
+        workflow.continue_as_new(self.input.model_copy(update={"state": state}))
 
     async def _record_cut_short_sends(self) -> None:
         """A local activity runs before its workflow task completes: when a crash

@@ -114,11 +114,11 @@ async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> En
     except WorkflowQueryFailedError as error:
         raise _unavailable(error) from None
     if snapshot is None:
-        snapshot = await _ended(enrollment_id, db, client)
+        snapshot = await _final_state(enrollment_id, db, client)
     return await _complete(snapshot, db)
 
 
-async def _ended(enrollment_id: str, db: Db, client: Client) -> EnrollmentSnapshot:
+async def _final_state(enrollment_id: str, db: Db, client: Client) -> EnrollmentSnapshot:
     """The state an ended enrollment saved, or, when it was ended in Temporal
     without saving it (terminated), its last state with that end recorded now."""
     row = await db(lambda s: enrollments.get_row(s, enrollment_id))
@@ -159,5 +159,5 @@ async def remove_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) ->
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise
-        snapshot = await _ended(enrollment_id, db, client)  # Its workflow was closed in Temporal.
+        snapshot = await _final_state(enrollment_id, db, client)  # Its workflow was closed in Temporal.
     return await _complete(snapshot, db)
