@@ -277,6 +277,15 @@ async def test_a_contact_whose_enrollment_was_terminated_may_enter_again_at_once
     assert (await stack.state(first))["end_reason"] == "terminated in Temporal"
     refused = await stack.post(f"/automations/{automation}/enrollments", {"contact_id": contact}, expect=409)
     assert second in refused["detail"]
+    # Removing one that was terminated unseen answers with its end, not an error.
+    await stack.at(second, "pause")
+    await stack.client.get_workflow_handle(second).terminate(reason="gone")
+    removed = await stack.http.delete(f"/enrollments/{second}")
+    assert removed.status_code == 200, removed.text
+    assert (removed.json()["status"], removed.json()["end_reason"]) == (
+        "removed",
+        "terminated in Temporal: gone",
+    )
 
 
 async def test_adding_a_tag_answers_with_the_tags_it_committed(stack: Stack) -> None:
