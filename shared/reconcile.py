@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from shared.contracts import STATE_QUERY, EnrollmentSnapshot, HistoryEntry, Status
-from shared.db import EnrollmentRow, run_db
+from shared.db import EnrollmentRow, run_db, utcnow
 
 log = logging.getLogger("goalflow.reconcile")
 
@@ -64,7 +64,7 @@ async def settle(client: Client, engine: Engine, enrollment_id: str) -> Enrollme
             "%s: its last state could not be replayed (%s); saving its end only", enrollment_id, error
         )
         last = None
-    closed_at = description.close_time or datetime.now().astimezone()
+    closed_at = description.close_time or utcnow()
     last = last or EnrollmentSnapshot(
         enrollment_id=row.id, automation_id=row.automation_id, version=row.version,
         contact_id=row.contact_id, status="running", end_reason=None, current_step=None,
@@ -145,7 +145,7 @@ class Sweep:
 
     async def run_once(self) -> int:
         """One pass; returns how many enrollments it recorded as ended."""
-        started = datetime.now().astimezone()
+        started = utcnow()
         since = self.since or await run_db(self.engine, self._oldest_running)
         if since is None:
             self.since = started - _SWEEP_OVERLAP

@@ -304,14 +304,8 @@ async def input_size(temporal: Client, workflow_id: str, run_id: str) -> int:
 
 # ---- what operators do in the Temporal UI or CLI ---------------------------
 
-WAITING = {
-    "name": "Operators",
-    "steps": [
-        {"id": "welcome", "type": "send_email", "subject": "Hi", "body": "Welcome"},
-        {"id": "pause", "type": "wait", "duration": "P3D"},
-        {"id": "followup", "type": "send_email", "subject": "Still there?", "body": "..."},
-    ],
-}
+# Welcome email, then a wait of three days.
+WAITING = {"name": "Operators", "steps": NURTURE["steps"][:3]}
 
 
 def temporal_cli(devstack: DevStack, *args: str) -> None:
