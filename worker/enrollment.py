@@ -70,7 +70,9 @@ LOOP_BUDGET = 50
 LOOP_WINDOW = timedelta(minutes=30)
 RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
 TAG_EVENTS_APPLIED_HERE = "tag-events-applied-here"
-# The history is saved before continuing as new, and the state carried is bounded in bytes.
+# The history is saved before continuing as new, a run continues as new once its
+# history holds HISTORY_ENTRIES_PER_RUN entries, and the state is bounded in bytes.
+# Asked where it first matters, so an enrollment that never gets there records no marker.
 BOUNDED_STATE = "bounded-state"
 # A cancellation requested in Temporal ends the enrollment as removed, its state saved.
 CANCELLED_IN_TEMPORAL = "cancelled-in-temporal"
@@ -91,8 +93,6 @@ class EnrollmentWorkflow:
         self.event_log_bytes = sum(event_bytes(e) for e in self.state.event_log)
         self.removal: str | None = None
         self.shown: tuple[str | None, tuple[str, ...]] | None = None
-        # False only when replaying a run recorded before the state was bounded.
-        self.bounded = workflow.patched(BOUNDED_STATE)
 
     # ---- run loop -------------------------------------------------------
 
@@ -429,12 +429,12 @@ class EnrollmentWorkflow:
         return (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > HISTORY_LIMIT
-            or (self.bounded and len(self.state.history) >= HISTORY_ENTRIES_PER_RUN)
+            or (len(self.state.history) >= HISTORY_ENTRIES_PER_RUN and workflow.patched(BOUNDED_STATE))
         )
 
     async def _continue_as_new(self) -> None:
         state = self.state
-        if self.bounded:
+        if workflow.patched(BOUNDED_STATE):
             # The history goes to the database, so the next run starts without it.
             chunk = HistoryChunk(
                 enrollment_id=self.input.enrollment_id, start=state.history_start, entries=state.history
@@ -483,12 +483,13 @@ class EnrollmentWorkflow:
         if any(e.type == event.type and e.data == event.data for e in log):
             return
         log.append(event)
-        if not self.bounded:
-            del log[:-EVENT_LOG_KEPT]
-            return
         self.event_log_bytes += event_bytes(event)
-        while self.event_log_bytes > EVENT_LOG_BYTES:
-            self.event_log_bytes -= event_bytes(log.pop(0))
+        if self.event_log_bytes > EVENT_LOG_BYTES and workflow.patched(BOUNDED_STATE):
+            while self.event_log_bytes > EVENT_LOG_BYTES:
+                self.event_log_bytes -= event_bytes(log.pop(0))
+        for dropped in log[:-EVENT_LOG_KEPT]:  # Runs from before: by count.
+            self.event_log_bytes -= event_bytes(dropped)
+        del log[:-EVENT_LOG_KEPT]
 
     def _record(self, step_id: str, outcome: str, **detail: Any) -> None:
         self.state.history.append(
