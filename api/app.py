@@ -13,11 +13,13 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
 from shared import db
 from shared.contacts import Conflict, NotFound
 from shared.definition import DefinitionError
 from shared.eventbus import EventBus
+from shared.limits import DEFINITION_BYTES
 from shared.settings import settings
 from shared.temporal import connect
 
@@ -49,6 +51,7 @@ def create_app(
     )
     for module in (health, contacts, automations, enrollments, events, appointments):
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=DEFINITION_BYTES)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:

@@ -1,16 +1,15 @@
 """What routes need from the running app: the database, Temporal, the event bus."""
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
 from shared.db import run_db
 from shared.eventbus import EventBus
-from shared.limits import size
 
 T = TypeVar("T")
 
@@ -54,20 +53,3 @@ DbDep = Annotated[Db, Depends(get_db)]
 ClientDep = Annotated[Client, Depends(get_client)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]
-
-
-def body_limit(limit: int, what: str) -> Any:
-    """A dependency that answers 413 when the request body is over `limit` bytes."""
-
-    async def check(request: Request) -> None:
-        declared = request.headers.get("content-length", "")
-        length = int(declared) if declared.isdigit() else len(await request.body())
-        if length > limit:
-            raise HTTPException(413, f"{what} is {length:,} bytes; the limit is {size(limit)}")
-
-    return Depends(check)
-
-
-def too_large(limit: int, what: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI entry of a 413 from `body_limit`."""
-    return {413: {"description": f"{what} is over {size(limit)}"}}

@@ -1,6 +1,7 @@
 """What crosses the workflow boundary: the enrollment's input, its state (which
 the `state` query returns and continue-as-new carries), and activity payloads."""
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -73,15 +74,14 @@ class EnrollmentState(BaseModel):
 
 
 def carried(state: EnrollmentState, now: datetime, loop_window: timedelta) -> EnrollmentState:
-    """What a run hands to the next one when it continues as new: bounded in
-    bytes (shared.limits). The history was saved to the database; the messages
-    are in the outbox, so only the latest are kept, for email goals (G8)."""
+    """What a run hands to the next one when it continues as new, its history
+    saved to the database already: the latest event ids seen, events logged and
+    messages sent, each within its budget in bytes (shared.limits). The
+    messages are all in the outbox; the latest are kept for email goals (G8)."""
     messages = _latest(state.messages, MESSAGES_BYTES, lambda m: len(m.message_id) + len(m.step_id) + 48)
     recent = {step: [t for t in times if now - t < loop_window] for step, times in state.recent_runs.items()}
     return state.model_copy(
         update={
-            "history": [],
-            "history_start": state.history_start + len(state.history),
             "messages": messages,
             "messages_start": state.messages_start + len(state.messages) - len(messages),
             "recent_runs": {step: times for step, times in recent.items() if times},
@@ -92,7 +92,9 @@ def carried(state: EnrollmentState, now: datetime, loop_window: timedelta) -> En
 
 
 def event_bytes(event: Event) -> int:
-    return len(event.model_dump_json())
+    """An upper bound of an event's size in JSON. Computed by the standard library,
+    so that where the workflow trims its event log never moves with a pydantic release."""
+    return len(event.id) + len(event.type) + len(json.dumps(event.data, default=str)) + 96
 
 
 def _latest(items: list[T], budget: int, cost: Callable[[T], int]) -> list[T]:
@@ -207,6 +209,12 @@ class AttributeInput(BaseModel):
     attribute: str
     op: Literal["set", "unset", "increment", "decrement"]
     value: Any = None
+
+
+class SentMessagesInput(BaseModel):
+    enrollment_id: str
+    # The oldest messages, which the enrollment recorded and then forgot.
+    skip: int = 0
 
 
 class FinishInput(BaseModel):

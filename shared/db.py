@@ -217,13 +217,6 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     return bool(session.connection().execute(statement, values).rowcount)
 
 
-def insert_missing(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Insert those of `rows` whose key is not there yet, in one statement."""
-    if rows:
-        statement = _insert_new_statement(session.get_bind().dialect.name, table)
-        session.connection().execute(statement, rows)
-
-
 @cache
 def _insert_new_statement(dialect_name: str, table: type[SQLModel]) -> Any:
     # Built once per table, on the Core table: building the statement and the

@@ -7,13 +7,12 @@ concurrent requests compute the same id and only one start succeeds.
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, true
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, delete, insert, true
 from sqlmodel import Session, col, select
 
+from shared.cache import PerEngine
 from shared.contacts import Conflict, NotFound, get_contact
 from shared.contracts import (
     EnrollmentSnapshot,
@@ -31,7 +30,6 @@ from shared.db import (
     EventRow,
     HistoryRow,
     Message,
-    insert_missing,
     insert_new,
     utcnow,
 )
@@ -39,6 +37,7 @@ from shared.definition import Automation, Plan, plan_of
 from shared.eventbus import from_row
 from shared.events import Event, signalled
 from shared.ids import enrollment_id
+from shared.limits import MiB
 
 
 @dataclass(frozen=True)
@@ -51,19 +50,20 @@ class Published:
     plan: Plan
 
 
+# Parsed once per process, as versions never change; plans of 1 to 256 KiB (STRUCTURE_BYTES).
+_published: PerEngine[tuple[str, int], Published] = PerEngine(16 * MiB)
+
+
 def published(session: Session, automation_id: str, version: int) -> Published:
-    return _published(session.get_bind(), automation_id, version)  # type: ignore[arg-type]
-
-
-# Parsed once per process: versions never change.
-@lru_cache(maxsize=1024)
-def _published(engine: Engine, automation_id: str, version: int) -> Published:
-    with Session(engine) as session:
+    def load() -> tuple[Published, int]:
         row = session.get(AutomationVersion, (automation_id, version))
         if row is None:
             raise NotFound("version", f"{automation_id}/{version}")
         definition = Automation.model_validate(row.definition)
-    return Published(name=definition.name, reentry=definition.reentry, plan=plan_of(definition))
+        plan = plan_of(definition)
+        return Published(definition.name, definition.reentry, plan), len(plan.model_dump_json())
+
+    return _published(session.get_bind()).get((automation_id, version), load)  # type: ignore[arg-type]
 
 
 class AlreadyEnrolled(Conflict):
@@ -191,7 +191,14 @@ def finish(session: Session, snapshot: EnrollmentSnapshot) -> None:
 
 
 def save_history(session: Session, chunk: HistoryChunk) -> None:
-    """Keep entries a run hands over before it continues as new; a retry saves nothing twice."""
+    """Keep the entries a run hands over before it continues as new. The run
+    saving from `start` owns the entries from there: a retry saves nothing twice,
+    and a run reset and run again replaces what it saved before."""
+    session.exec(  # type: ignore[call-overload]
+        delete(HistoryRow).where(
+            col(HistoryRow.enrollment_id) == chunk.enrollment_id, col(HistoryRow.n) >= chunk.start
+        )
+    )
     rows = [
         {
             "enrollment_id": chunk.enrollment_id,
@@ -203,7 +210,8 @@ def save_history(session: Session, chunk: HistoryChunk) -> None:
         }
         for i, entry in enumerate(chunk.entries)
     ]
-    insert_missing(session, HistoryRow, rows)
+    if rows:
+        session.connection().execute(insert(HistoryRow.__table__), rows)  # type: ignore[attr-defined]
     session.commit()
 
 
@@ -223,15 +231,20 @@ def complete(session: Session, snapshot: EnrollmentSnapshot) -> EnrollmentView:
     messages = snapshot.messages
     if snapshot.messages_start:
         carried = {m.message_id for m in messages}
-        sent = session.exec(
-            select(Message.message_id, Message.step_id, Message.channel)
-            .where(Message.enrollment_id == snapshot.enrollment_id)
-            .order_by(col(Message.created_at))
-        )
-        messages = [
-            MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in sent if m not in carried
-        ] + messages
+        earlier = sent_messages(session, snapshot.enrollment_id)
+        messages = [m for m in earlier if m.message_id not in carried] + messages
     return snapshot.view(history=history, messages=messages)
+
+
+def sent_messages(session: Session, enrollment_id: str, skip: int = 0) -> list[MessageRef]:
+    """The messages the outbox holds for an enrollment, oldest first, but the first `skip`."""
+    rows = session.exec(
+        select(Message.message_id, Message.step_id, Message.channel)
+        .where(Message.enrollment_id == enrollment_id)
+        .order_by(col(Message.created_at), col(Message.message_id))
+        .offset(skip)
+    )
+    return [MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in rows]
 
 
 def get_row(session: Session, enrollment_id_: str) -> EnrollmentRow:

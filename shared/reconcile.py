@@ -4,8 +4,8 @@ when the enrollment is read, and the worker's sweep finds the rows still marked
 running. A reset also terminates a run, but its enrollment goes on in the new
 run: only the latest run of an enrollment says whether it ended."""
 
-import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -18,10 +18,10 @@ from temporalio.client import (
     WorkflowHistoryEventFilterType,
     WorkflowQueryFailedError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from shared.contracts import STATE_QUERY, EnrollmentSnapshot, HistoryEntry, Status
-from shared.db import EnrollmentRow, run_db, utcnow
+from shared.db import EnrollmentRow, HistoryRow, Message, run_db, utcnow
 
 log = logging.getLogger("goalflow.reconcile")
 
@@ -38,6 +38,18 @@ _VISIBLE_ENDS = "('Terminated', 'Canceled', 'TimedOut', 'Failed')"
 # Visibility trails the close of a run: each sweep looks this far behind the last.
 _SWEEP_OVERLAP = timedelta(minutes=2)
 _QUERY_TIMEOUT = timedelta(seconds=10)
+# Below SQLite's limit on the variables of one statement.
+_IDS_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class _Closed:
+    status: Status
+    outcome: str
+    reason: str
+    at: datetime
+    # Whether Temporal still has the history, so a worker can replay the last state.
+    replayable: bool = True
 
 
 async def settle(client: Client, engine: Engine, enrollment_id: str) -> EnrollmentSnapshot | None:
@@ -47,30 +59,14 @@ async def settle(client: Client, engine: Engine, enrollment_id: str) -> Enrollme
     row = await run_db(engine, lambda: _row(engine, enrollment_id))
     if row is None or row.status != "running":
         return None
-    handle = client.get_workflow_handle(enrollment_id)
-    description = await handle.describe()
-    end = _ENDS.get(description.status) if description.status else None
-    if end is None:
+    closed = await _closed(client, enrollment_id)
+    if closed is None:
         return None
-    status, outcome, reason = end
-    detail = await _close_detail(client, enrollment_id)
-    if detail:
-        reason = f"{reason}: {detail}"
-    try:
-        # The run's last state, replayed by a worker from its history.
-        last = await handle.query(STATE_QUERY, result_type=EnrollmentSnapshot, rpc_timeout=_QUERY_TIMEOUT)
-    except (RPCError, WorkflowQueryFailedError) as error:
-        log.warning(
-            "%s: its last state could not be replayed (%s); saving its end only", enrollment_id, error
-        )
-        last = None
-    closed_at = description.close_time or utcnow()
-    last = last or EnrollmentSnapshot(
-        enrollment_id=row.id, automation_id=row.automation_id, version=row.version,
-        contact_id=row.contact_id, status="running", end_reason=None, current_step=None,
-        goals_met=[], messages=[], history=[],
-    )  # fmt: skip
-    snapshot = _ended(last, status, outcome, reason, closed_at)
+    last = await _last_state(client, enrollment_id) if closed.replayable else None
+    if last is None:
+        last = await run_db(engine, lambda: _saved_parts(engine, row))
+    # A run that reached its end but not the saving of it (terminated while retrying) keeps its own end.
+    snapshot = last if last.status != "running" else _ended(last, closed)
 
     def save() -> bool:
         with Session(engine) as session:
@@ -78,9 +74,9 @@ async def settle(client: Client, engine: Engine, enrollment_id: str) -> Enrollme
                 update(EnrollmentRow)
                 .where(col(EnrollmentRow.id) == enrollment_id, col(EnrollmentRow.status) == "running")
                 .values(
-                    status=status,
-                    end_reason=reason,
-                    ended_at=closed_at,
+                    status=snapshot.status,
+                    end_reason=snapshot.end_reason,
+                    ended_at=closed.at,
                     final_state=snapshot.model_dump(mode="json"),
                 )
             )
@@ -89,8 +85,52 @@ async def settle(client: Client, engine: Engine, enrollment_id: str) -> Enrollme
 
     if not await run_db(engine, save):
         return None
-    log.info("%s ended in Temporal: %s", enrollment_id, reason)
+    log.info("%s ended in Temporal: %s", enrollment_id, snapshot.end_reason)
     return snapshot
+
+
+async def _closed(client: Client, enrollment_id: str) -> _Closed | None:
+    """How the enrollment's latest run was closed from outside; None while it runs."""
+    try:
+        description = await client.get_workflow_handle(enrollment_id).describe()
+    except RPCError as error:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Its history is gone: past the namespace's retention, or a new server.
+        return _Closed("removed", "gone", "gone from Temporal", utcnow(), replayable=False)
+    end = _ENDS.get(description.status) if description.status else None
+    if end is None:
+        return None
+    status, outcome, reason = end
+    detail = await _close_detail(client, enrollment_id)
+    return _Closed(
+        status, outcome, f"{reason}: {detail}" if detail else reason, description.close_time or utcnow()
+    )
+
+
+async def _last_state(client: Client, enrollment_id: str) -> EnrollmentSnapshot | None:
+    """The run's last state, replayed by a worker from its history."""
+    try:
+        return await client.get_workflow_handle(enrollment_id).query(
+            STATE_QUERY, result_type=EnrollmentSnapshot, rpc_timeout=_QUERY_TIMEOUT
+        )
+    except (RPCError, WorkflowQueryFailedError) as error:
+        log.warning(
+            "%s: its last state could not be replayed (%s); saving its end only", enrollment_id, error
+        )
+        return None
+
+
+def _saved_parts(engine: Engine, row: EnrollmentRow) -> EnrollmentSnapshot:
+    """Without a replay: what the database holds, the history its runs saved and its messages."""
+    with Session(engine) as session:
+        saved = session.exec(select(func.count()).where(HistoryRow.enrollment_id == row.id)).one()
+        sent = session.exec(select(func.count()).where(Message.enrollment_id == row.id)).one()
+    return EnrollmentSnapshot(
+        enrollment_id=row.id, automation_id=row.automation_id, version=row.version,
+        contact_id=row.contact_id, status="running", end_reason=None, current_step=None,
+        goals_met=[], messages=[], history=[], history_start=saved, messages_start=sent,
+    )  # fmt: skip
 
 
 def _row(engine: Engine, enrollment_id: str) -> EnrollmentRow | None:
@@ -98,19 +138,21 @@ def _row(engine: Engine, enrollment_id: str) -> EnrollmentRow | None:
         return session.get(EnrollmentRow, enrollment_id)
 
 
-def _ended(
-    last: EnrollmentSnapshot, status: Status, outcome: str, reason: str, at: datetime
-) -> EnrollmentSnapshot:
+def _ended(last: EnrollmentSnapshot, closed: _Closed) -> EnrollmentSnapshot:
     """The last state with the end recorded as the workflow records any end:
     the step the contact was at, then `end`."""
     history = list(last.history)
     if last.current_step:
-        history.append(HistoryEntry(step_id=last.current_step, outcome=outcome, at=at))
-    history.append(
-        HistoryEntry(step_id="end", outcome="ended", at=at, detail={"reason": reason, "status": status})
-    )
+        history.append(HistoryEntry(step_id=last.current_step, outcome=closed.outcome, at=closed.at))
+    detail = {"reason": closed.reason, "status": closed.status}
+    history.append(HistoryEntry(step_id="end", outcome="ended", at=closed.at, detail=detail))
     return last.model_copy(
-        update={"status": status, "end_reason": reason, "current_step": None, "history": history}
+        update={
+            "status": closed.status,
+            "end_reason": closed.reason,
+            "current_step": None,
+            "history": history,
+        }
     )
 
 
@@ -154,11 +196,13 @@ class Sweep:
             f"TaskQueue = '{self.task_queue}' AND ExecutionStatus IN {_VISIBLE_ENDS} "
             f"AND CloseTime >= '{since.isoformat()}'"
         )
-        closed = {execution.id async for execution in self.client.list_workflows(query)}
-        running = await run_db(self.engine, lambda: self._still_running(closed)) if closed else []
-        settled = await asyncio.gather(*(settle(self.client, self.engine, e) for e in running))
+        closed = list(dict.fromkeys([execution.id async for execution in self.client.list_workflows(query)]))
+        running = await run_db(self.engine, lambda: self._still_running(closed))
+        settled = 0
+        for enrollment_id in running:  # One at a time: each may have a worker replay a history.
+            settled += await settle(self.client, self.engine, enrollment_id) is not None
         self.since = started - _SWEEP_OVERLAP
-        return sum(s is not None for s in settled)
+        return settled
 
     def _oldest_running(self) -> datetime | None:
         with Session(self.engine) as session:
@@ -166,9 +210,13 @@ class Sweep:
                 select(func.min(EnrollmentRow.enrolled_at)).where(EnrollmentRow.status == "running")
             ).one()
 
-    def _still_running(self, ids: set[str]) -> list[str]:
+    def _still_running(self, ids: list[str]) -> list[str]:
+        running: list[str] = []
         with Session(self.engine) as session:
-            query = select(EnrollmentRow.id).where(
-                col(EnrollmentRow.id).in_(ids), EnrollmentRow.status == "running"
-            )
-            return list(session.exec(query))
+            for chunk in range(0, len(ids), _IDS_PER_QUERY):
+                query = select(EnrollmentRow.id).where(
+                    col(EnrollmentRow.id).in_(ids[chunk : chunk + _IDS_PER_QUERY]),
+                    EnrollmentRow.status == "running",
+                )
+                running.extend(session.exec(query))
+        return running

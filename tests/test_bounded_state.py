@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
-from shared.contracts import EnrollmentState, HistoryEntry, MessageRef, carried
+from shared.contracts import EnrollmentState, HistoryEntry, MessageRef, carried, event_bytes
 from shared.db import HistoryRow
 from shared.events import Event
 from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, SEEN_EVENT_IDS_BYTES
@@ -18,8 +18,10 @@ NOW = datetime(2026, 12, 5, tzinfo=UTC)
 
 def test_the_state_carried_is_bounded_in_bytes_whatever_a_long_life_left_in_it() -> None:
     long_ids = [f"{i:08d}-" + "i" * 190 for i in range(20_000)]
+    # The run saved its history; these came while it was saving.
+    tail = [HistoryEntry(step_id="s", outcome="goal_met", at=NOW, detail={"x": "y" * 500})] * 3
     state = EnrollmentState(
-        history=[HistoryEntry(step_id="s", outcome="done", at=NOW, detail={"x": "y" * 500})] * 3000,
+        history=tail,
         messages=[MessageRef(message_id=f"msg_{i:020d}", step_id="mail" * 16) for i in range(20_000)],
         seen_event_ids=long_ids,
         event_log=[
@@ -37,11 +39,12 @@ def test_the_state_carried_is_bounded_in_bytes_whatever_a_long_life_left_in_it()
     carried_over = carried(state, NOW, LOOP_WINDOW)
     assert len(carried_over.model_dump_json()) <= CARRIED_STATE_BYTES
     # The latest of each, and the count of what the database holds instead.
-    assert carried_over.history == [] and carried_over.history_start == 3007
+    assert carried_over.history == tail and carried_over.history_start == 7
     assert carried_over.seen_event_ids == long_ids[-len(carried_over.seen_event_ids) :]
     assert len(",".join(carried_over.seen_event_ids)) > SEEN_EVENT_IDS_BYTES * 0.9
     assert carried_over.event_log == state.event_log[-len(carried_over.event_log) :]
     assert 0 < sum(len(e.model_dump_json()) for e in carried_over.event_log) <= EVENT_LOG_BYTES
+    assert all(event_bytes(e) >= len(e.model_dump_json()) for e in carried_over.event_log)
     assert carried_over.messages == state.messages[-len(carried_over.messages) :]
     assert carried_over.messages_start == 3 + 20_000 - len(carried_over.messages)
     assert carried_over.recent_runs == {f"step{i}": [NOW - timedelta(minutes=1)] for i in range(50)}

@@ -4,7 +4,7 @@ run's key, so a retry after a crash does not repeat an effect."""
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -18,10 +18,11 @@ from shared.contracts import (
     RegisterInput,
     SendEmailInput,
     SendResult,
+    SentMessagesInput,
     TagInput,
     TagResult,
 )
-from shared.db import Contact, EventRow, Message, StepRun, run_db
+from shared.db import Contact, EventRow, StepRun, run_db
 from shared.eventbus import EventBus, from_row
 from shared.events import Event
 from worker.content import ContentMismatch, step_content
@@ -69,14 +70,14 @@ class Activities:
     @activity.defn(name="send_email")
     async def send_email(self, step: SendEmailInput) -> SendResult:
         def run() -> SendResult:
+            try:
+                content = step_content(
+                    self.engine, step.automation_id, step.version, step.step_id, step.digest
+                )
+            except ContentMismatch as error:
+                raise ApplicationError(str(error), non_retryable=True) from None
             with self._session() as session:
                 contact = session.get(Contact, step.contact_id)
-                try:
-                    content = step_content(
-                        session, step.automation_id, step.version, step.step_id, step.digest
-                    )
-                except ContentMismatch as error:
-                    raise ApplicationError(str(error), non_retryable=True) from None
             if contact is None:
                 return SendResult(skipped="contact no longer exists")
             if contact.blocklisted or contact.unsubscribed:
@@ -108,15 +109,10 @@ class Activities:
         return await run_db(self.engine, run)
 
     @activity.defn(name="sent_messages")
-    async def sent_messages(self, enrollment_id: str) -> list[MessageRef]:
+    async def sent_messages(self, asked: SentMessagesInput) -> list[MessageRef]:
         def run() -> list[MessageRef]:
             with self._session() as session:
-                rows = session.exec(
-                    select(Message.message_id, Message.step_id, Message.channel)
-                    .where(Message.enrollment_id == enrollment_id)
-                    .order_by(col(Message.created_at))
-                )
-                return [MessageRef(message_id=m, step_id=s, channel=c) for m, s, c in rows]
+                return enrollments.sent_messages(session, asked.enrollment_id, skip=asked.skip)
 
         return await run_db(self.engine, run)
 

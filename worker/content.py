@@ -4,7 +4,6 @@ digest in the enrollment's plan, and keeps it compiled in the worker. A version
 never changes, so retries and replays see the same content."""
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from jinja2 import Template
@@ -12,14 +11,18 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from shared.cache import PerEngine
 from shared.db import AutomationVersion
 from shared.definition import Step, content_of, digest
+from shared.limits import MiB
 from worker.email import compile_template
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
-# Steps whose content is kept compiled. Templates are at most 1 MiB each
-# (shared.limits); the realistic ones are about 100 KB.
-CACHED_STEPS = 128
+# A template compiled weighs about 2.5 times its source, kept too (tracemalloc,
+# 100 KB of HTML): 64 MiB hold some 180 steps of 100 KB emails.
+CONTENT_CACHE_BYTES = 64 * MiB
+_WEIGHT_PER_CHAR = 3.5
+_cache: PerEngine[tuple[str, int, str], "StepContent"] = PerEngine(CONTENT_CACHE_BYTES)
 
 
 class ContentMismatch(Exception):
@@ -34,11 +37,12 @@ class StepContent:
 
 
 def step_content(
-    session: Session, automation_id: str, version: int, step_id: str, expected: str | None
+    engine: Engine, automation_id: str, version: int, step_id: str, expected: str | None
 ) -> StepContent:
     """The content of a step, checked against `expected` (its digest in the
     plan; None for enrollments started before content by reference)."""
-    content = _load(session.get_bind(), automation_id, version, step_id)  # type: ignore[arg-type]
+    key = (automation_id, version, step_id)
+    content = _cache(engine).get(key, lambda: _load(engine, automation_id, version, step_id))
     if expected is not None and content.digest != expected:
         raise ContentMismatch(
             f"the content of step '{step_id}' in {automation_id} v{version} is not the one this "
@@ -47,8 +51,7 @@ def step_content(
     return content
 
 
-@lru_cache(maxsize=CACHED_STEPS)
-def _load(engine: Engine, automation_id: str, version: int, step_id: str) -> StepContent:
+def _load(engine: Engine, automation_id: str, version: int, step_id: str) -> tuple[StepContent, int]:
     with Session(engine) as session:
         row = session.get(AutomationVersion, (automation_id, version))
         raw = next((s for s in row.definition["steps"] if s["id"] == step_id), None) if row else None
@@ -56,8 +59,9 @@ def _load(engine: Engine, automation_id: str, version: int, step_id: str) -> Ste
         raise ContentMismatch(f"no step '{step_id}' in {automation_id} v{version}")
     step = _STEP.validate_python(raw)
     fields = content_of(step)
-    return StepContent(
+    content = StepContent(
         digest=digest(fields),
         fields=fields,
         templates={name: compile_template(fields[name]) for name in step.TEMPLATES},
     )
+    return content, int(sum(len(fields[name]) for name in step.TEMPLATES) * _WEIGHT_PER_CHAR)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from shared import goals
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         RegisterInput,
         SendEmailInput,
         SendResult,
+        SentMessagesInput,
         TagInput,
         TagResult,
         carried,
@@ -112,16 +113,24 @@ class EnrollmentWorkflow:
                 if not self.state.entered and self._roll_over_due():
                     await self._continue_as_new()
                 await self._next()
-        except asyncio.CancelledError:
-            # An operator's "Request Cancellation" in the Temporal UI (not an eviction
-            # from the worker's cache, which cancels the run too).
-            if workflow.cancellation_reason() is None or not workflow.patched(CANCELLED_IN_TEMPORAL):
+        except (asyncio.CancelledError, ActivityError, CancelledError) as error:
+            if not self._cancelled_in_temporal(error):
                 raise
             self._cancelled()
             await self._finish()
             raise  # Temporal shows the run as cancelled, as the operator asked.
         await self._finish()
         return self.view()
+
+    def _cancelled_in_temporal(self, error: BaseException) -> bool:
+        """Whether `error` is an operator's "Request Cancellation" reaching the
+        run: at a wait, or as a step's activity cancelled under it. Not an
+        eviction from the worker's cache, which cancels the run's task too."""
+        return (
+            workflow.cancellation_reason() is not None
+            and is_cancelled_exception(error)
+            and workflow.patched(CANCELLED_IN_TEMPORAL)
+        )
 
     async def _finish(self) -> None:
         await self._record_cut_short_sends()
@@ -163,6 +172,8 @@ class EnrollmentWorkflow:
         try:
             return await self._run_step(step)
         except (ActivityError, ApplicationError) as error:
+            if self._cancelled_in_temporal(error):
+                raise
             # Non-retryable failures only (retryable ones retry until they pass):
             # the step is recorded as failed and the contact goes on (SPEC §2).
             # A local activity's failure arrives unwrapped, as the ApplicationError.
@@ -424,6 +435,18 @@ class EnrollmentWorkflow:
                 return False
             await self._continue_as_new()
 
+    async def _save_history(self) -> None:
+        """Hand the step history to the database, so the next run starts without
+        it. Signals handled while the activity runs add entries after these."""
+        state = self.state
+        saving = state.history[:]
+        chunk = HistoryChunk(
+            enrollment_id=self.input.enrollment_id, start=state.history_start, entries=saving
+        )
+        await self._local("save_history", chunk, type(None))
+        del state.history[: len(saving)]
+        state.history_start += len(saving)
+
     def _roll_over_due(self) -> bool:
         info = workflow.info()
         return (
@@ -435,11 +458,9 @@ class EnrollmentWorkflow:
     async def _continue_as_new(self) -> None:
         state = self.state
         if workflow.patched(BOUNDED_STATE):
-            # The history goes to the database, so the next run starts without it.
-            chunk = HistoryChunk(
-                enrollment_id=self.input.enrollment_id, start=state.history_start, entries=state.history
-            )
-            await self._local("save_history", chunk, type(None))
+            await self._save_history()
+            if self._interrupted():
+                return  # A goal move or a removal came while saving: it goes first.
             state = carried(state, workflow.now(), LOOP_WINDOW)
         else:
             state.seen_event_ids = state.seen_event_ids[-SEEN_IDS_KEPT:]
@@ -453,7 +474,9 @@ class EnrollmentWorkflow:
         end only: at each goal move it cost 40% of the goal latency (bench.goal_latency)."""
         if not workflow.patched(RECORD_CUT_SHORT_SENDS):
             return
-        sent = await self._local("sent_messages", self.input.enrollment_id, list[MessageRef])
+        # Messages earlier runs forgot (`messages_start`) were recorded: only later ones may be missing.
+        asked = SentMessagesInput(enrollment_id=self.input.enrollment_id, skip=self.state.messages_start)
+        sent = await self._local("sent_messages", asked, list[MessageRef])
         known = {m.message_id for m in self.state.messages}
         for message in sent:
             if message.message_id not in known:

@@ -3,7 +3,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, status
 from sqlmodel import Session, col, select
 
-from api.deps import DbDep, body_limit, too_large
+from api.deps import DbDep
+from api.limits import too_large
 from shared.contacts import Conflict, NotFound
 from shared.db import AutomationRow, AutomationVersion, utcnow
 from shared.definition import DefinitionError, Problem, parse_definition
@@ -32,9 +33,8 @@ EXAMPLE = {
 
 
 DefinitionBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
-# Saving a definition: limits first, then the checks of shared.definition.
+# Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.definition.
 SAVING: dict[str, Any] = {
-    "dependencies": [body_limit(DEFINITION_BYTES, "the definition")],
     "responses": {
         **too_large(DEFINITION_BYTES, "The definition"),
         422: {

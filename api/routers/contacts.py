@@ -1,4 +1,5 @@
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -13,6 +14,7 @@ from shared.events import Event
 from shared.ids import new_id
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
+log = logging.getLogger("goalflow.api")
 
 
 def _out(contact: Contact) -> dict[str, Any]:
@@ -80,6 +82,9 @@ async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> 
     settled = await asyncio.gather(
         *(reconcile.settle(client, db.engine, e) for e in running), return_exceptions=True
     )
+    for enrollment_id, outcome in zip(running, settled, strict=True):
+        if isinstance(outcome, Exception):  # Temporal slow or down: the rows as they are.
+            log.warning("could not check %s against Temporal: %s", enrollment_id, outcome)
     if any(isinstance(s, EnrollmentSnapshot) for s in settled):
         rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
     return [enrollments.summary(r) for r in rows]

@@ -44,9 +44,9 @@ async def enroll(
     try:
         entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
     except enrollments.AlreadyEnrolled as blocking:
-        # Unless that enrollment was ended in Temporal, unseen so far.
-        if await reconcile.settle(client, db.engine, blocking.enrollment_id) is None:
-            raise
+        # Unless that enrollment was ended in Temporal, unseen so far: then it is recorded, and
+        # the contact may enter (if the sweep recorded it meanwhile, planning again sees that too).
+        await reconcile.settle(client, db.engine, blocking.enrollment_id)
         entry = await db(lambda s: enrollments.plan_entry(s, automation_id, body.contact_id))
     plan = entry.published.plan
     register = RegisterInput(

@@ -2,7 +2,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import BusDep, DbDep, body_limit, too_large
+from api.deps import BusDep, DbDep
+from api.limits import body_limit, too_large
 from shared.contacts import get_contact
 from shared.events import Event
 from shared.limits import EVENT_BYTES
