@@ -28,10 +28,6 @@ def too_large(limit: int, what: str) -> dict[int | str, dict[str, Any]]:
     return {413: {"description": f"{what} is over {size(limit)}"}}
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """Refuses any request body over `limit` bytes: by its Content-Length
     before reading it, or as soon as a streamed body passes the limit."""
@@ -52,13 +48,13 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise _TooLarge
+                # Raised where the route reads its body: FastAPI answers it as it is.
+                raise HTTPException(
+                    413, f"the request body is over {received:,} bytes; the limit is {size(self.limit)}"
+                )
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(f"the request body is over {received:,} bytes", scope, receive, send)
+        await self.app(scope, counted, send)
 
     async def _refuse(self, what: str, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"{what}; the limit is {size(self.limit)}"

@@ -22,7 +22,8 @@ DEFINITION_BYTES = 16 * MiB
 SEEN_EVENT_IDS_BYTES = 64 * KiB
 EVENT_LOG_BYTES = 32 * KiB
 MESSAGES_BYTES = 32 * KiB
-# The whole carried state, with room for the small parts (positions, goals, run counts).
+# What the tests hold a whole carried state to: the parts above, and the counters
+# per step (run counts, recent runs), which the structure's size bounds.
 CARRIED_STATE_BYTES = 192 * KiB
 
 

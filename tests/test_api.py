@@ -5,11 +5,16 @@ import asyncio
 import uuid
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
-from shared.db import EnrollmentRow
+from shared import enrollments
+from shared.contracts import EVENT_SIGNAL, RegisterInput
+from shared.db import EnrollmentRow, utcnow
+from shared.events import Event
 from tests.conftest import Stack, make_stack, time_skipping_server
 from tests.test_goal_rules import email, goal, tag_added, wait
 
@@ -295,3 +300,75 @@ async def test_adding_a_tag_answers_with_the_tags_it_committed(stack: Stack) -> 
     assert (first["tags"], again["tags"], again["event_id"]) == (["a", "b"], ["a", "b"], None)
     removed = (await stack.http.delete(f"/contacts/{contact}/tags/a")).json()
     assert removed["tags"] == ["b"] and removed["event_id"]
+
+
+async def test_a_cancellation_that_reaches_a_step_in_progress_ends_the_enrollment(stack: Stack) -> None:
+    """The step's activity is cancelled under it, and the enrollment ends as it
+    does at a wait (the activity's error is not taken for the step's failure)."""
+    contact = await stack.contact()
+    go = {"type": "custom", "name": "go"}
+    steps = [
+        {"id": "ready", "type": "wait_for_event", "criteria": [go], "timeout": "P1D"},
+        {"id": "score", "type": "update_attribute", "attribute": "score", "op": "increment"},
+        wait("after"),
+    ]
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.at(enrollment, "ready")
+    handle = stack.client.get_workflow_handle(enrollment)
+    # The contact's row is locked: the step's write waits for it, its activity in progress.
+    with stack.engine.connect() as lock:
+        lock.execute(text("UPDATE contacts SET first_name = first_name WHERE id = :id"), {"id": contact})
+        go_event = Event(id=f"ev_{uuid.uuid4().hex}", contact_id=contact, type="custom", data={"name": "go"})
+        await handle.signal(EVENT_SIGNAL, go_event)  # Straight to the workflow: the database is locked.
+        await handle.cancel()
+        # The worker's next workflow task (the first is held open by the step) brings the cancellation.
+        await until_history(handle, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, after=CANCEL_REQUESTED)
+        await asyncio.sleep(0.5)
+        lock.rollback()
+    state = await stack.until(enrollment, lambda s: s["status"] != "running", within=60)
+    assert (state["status"], state["end_reason"]) == ("removed", "cancelled in Temporal")
+    assert [(h["step_id"], h["outcome"]) for h in state["history"]][-2:] == [
+        ("score", "cancelled"),
+        ("end", "ended"),
+    ]
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+CANCEL_REQUESTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+
+
+async def until_history(
+    handle: WorkflowHandle[Any, Any], wanted: int, after: int, within: float = 30
+) -> None:
+    """Wait until the workflow's history has a `wanted` event after an `after` event."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        types = [e.event_type for e in (await handle.fetch_history()).events]
+        if after in types and wanted in types[types.index(after) :]:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {wanted} after {after} within {within} s")
+
+
+async def test_an_enrollment_gone_from_temporal_reads_removed_and_lets_the_contact_back_in(
+    stack: Stack,
+) -> None:
+    """Its history deleted (past the namespace's retention, or a new server): not a lasting 503."""
+    contact = await stack.contact()
+    automation = await stack.automation([wait("pause")])
+    gone = f"{automation}.{contact}.1"
+    with Session(stack.engine) as session:
+        row = RegisterInput(
+            enrollment_id=gone,
+            automation_id=automation,
+            version=1,
+            contact_id=contact,
+            seq=1,
+            enrolled_at=utcnow(),
+        )
+        enrollments.record(session, row)
+    state = await stack.state(gone)
+    assert (state["status"], state["end_reason"], state["history"][-1]["outcome"]) == (
+        "removed", "gone from Temporal", "ended",
+    )  # fmt: skip
+    assert (await stack.enroll(automation, contact)).endswith(".2")

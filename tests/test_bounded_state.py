@@ -5,15 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
-from shared.contracts import EnrollmentState, HistoryEntry, MessageRef, carried, event_bytes
-from shared.db import HistoryRow
+from shared import enrollments
+from shared.contracts import EnrollmentState, HistoryChunk, HistoryEntry, MessageRef, carried, event_bytes
+from shared.db import EnrollmentRow, HistoryRow, Message
 from shared.events import Event
-from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, SEEN_EVENT_IDS_BYTES
+from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
 from tests.conftest import Stack
 from tests.test_content import input_bytes
 from worker.enrollment import HISTORY_ENTRIES_PER_RUN, LOOP_WINDOW
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
+# About how many messages a run carries over (MESSAGES_BYTES of ids and step ids).
+MESSAGES_KEPT = MESSAGES_BYTES // 80
 
 
 def test_the_state_carried_is_bounded_in_bytes_whatever_a_long_life_left_in_it() -> None:
@@ -79,3 +82,41 @@ async def test_a_long_loop_continues_as_new_and_still_reads_its_whole_history(st
     assert HISTORY_ENTRIES_PER_RUN <= saved < len(history)
     # The run that carried the rest on started with its state, not with the history.
     assert len(await input_bytes(stack, enrollment)) < 4_000
+
+
+async def test_a_looping_sender_keeps_every_message_and_invents_no_cut_short_send(stack: Stack) -> None:
+    """Runs forget their oldest messages (the outbox has them all): the check
+    for sends a crash cut short, at the end, must not take those for missing."""
+    steps = [
+        {"id": "nudge", "type": "send_email", "subject": "hi", "body": "b"},
+        {"id": "pause", "type": "wait", "duration": "PT1M"},
+        {"id": "again", "type": "go_to", "target": "nudge"},
+    ]
+    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
+    await stack.at(enrollment, "pause")
+    await stack.skip(timedelta(minutes=MESSAGES_KEPT + 100))
+    await stack.at(enrollment, "pause")
+    removed = (await stack.http.delete(f"/enrollments/{enrollment}")).json()
+    sends = [h for h in removed["history"] if h["step_id"] == "nudge"]
+    assert len(sends) > MESSAGES_KEPT and not [h for h in sends if h["detail"].get("cut_short")]
+    assert [m["message_id"] for m in removed["messages"]] == [h["detail"]["message_id"] for h in sends]
+    with Session(stack.engine) as session:
+        outbox = session.exec(select(func.count()).where(Message.enrollment_id == enrollment)).one()
+        final = session.get(EnrollmentRow, enrollment)
+    assert outbox == len(sends)
+    assert final is not None and final.final_state["messages_start"] > 0  # Runs did forget some.
+
+
+async def test_a_run_saving_history_again_replaces_what_it_saved_before(stack: Stack) -> None:
+    """A reset re-runs a run: its save from the same point is the one kept."""
+    first = [HistoryEntry(step_id=f"a{i}", outcome="done", at=NOW) for i in range(5)]
+    again = [HistoryEntry(step_id=f"b{i}", outcome="done", at=NOW) for i in range(2)]
+    with Session(stack.engine) as session:
+        enrollments.save_history(session, HistoryChunk(enrollment_id="e.c.1", start=0, entries=first[:3]))
+        enrollments.save_history(session, HistoryChunk(enrollment_id="e.c.1", start=3, entries=first[3:]))
+        enrollments.save_history(session, HistoryChunk(enrollment_id="e.c.1", start=3, entries=first[3:]))
+        enrollments.save_history(session, HistoryChunk(enrollment_id="e.c.1", start=2, entries=again))
+        rows = session.exec(
+            select(HistoryRow).where(HistoryRow.enrollment_id == "e.c.1").order_by(HistoryRow.n)
+        )
+        assert [(r.n, r.step_id) for r in rows] == [(0, "a0"), (1, "a1"), (2, "b0"), (3, "b1")]

@@ -4,6 +4,7 @@ their numbers (README, "Limits"); on the time-skipping server."""
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from bench.content import newsletter_html
 from shared.contracts import WORKFLOW_NAME
 from shared.db import AutomationVersion, utcnow
-from shared.limits import DEFINITION_BYTES, EVENT_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES
+from shared.limits import DEFINITION_BYTES, EVENT_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, MiB
 from tests.conftest import Stack
 from tests.test_goal_rules import wait
 
@@ -146,6 +147,23 @@ async def test_a_definition_over_16_mib_gets_413(stack: Stack) -> None:
     response = await stack.http.post("/automations", json={"name": "huge", "steps": steps})
     assert response.status_code == 413
     assert response.json()["detail"].endswith("the limit is 16,777,216 bytes (16 MiB)")
+
+
+async def test_a_streamed_body_over_16_mib_is_refused_before_it_is_read_whole(stack: Stack) -> None:
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # No Content-Length: the body is streamed.
+        nonlocal sent
+        yield b'{"name": "streamed", "steps": [{"id": "s", "type": "send_email", "subject": "s", "body": "'
+        for _ in range(64):
+            sent += 1
+            yield b"x" * (MiB // 2)
+        yield b'"}]}'
+
+    response = await stack.http.post("/automations", content=chunks())
+    assert response.status_code == 413
+    assert response.json()["detail"].endswith("the limit is 16,777,216 bytes (16 MiB)")
+    assert sent < 40  # It stopped reading once past the limit.
 
 
 async def test_an_event_over_256_kib_gets_413_and_is_not_stored(stack: Stack) -> None:
