@@ -11,9 +11,8 @@ from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
-from shared import enrollments
-from shared.contracts import EVENT_SIGNAL, RegisterInput
-from shared.db import EnrollmentRow, utcnow
+from shared.contracts import EVENT_SIGNAL
+from shared.db import EnrollmentRow
 from shared.events import Event
 from tests.conftest import Stack, make_stack, time_skipping_server
 from tests.test_goal_rules import email, goal, tag_added, wait
@@ -348,27 +347,3 @@ async def until_history(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"no {wanted} after {after} within {within} s")
-
-
-async def test_an_enrollment_gone_from_temporal_reads_removed_and_lets_the_contact_back_in(
-    stack: Stack,
-) -> None:
-    """Its history deleted (past the namespace's retention, or a new server): not a lasting 503."""
-    contact = await stack.contact()
-    automation = await stack.automation([wait("pause")])
-    gone = f"{automation}.{contact}.1"
-    with Session(stack.engine) as session:
-        row = RegisterInput(
-            enrollment_id=gone,
-            automation_id=automation,
-            version=1,
-            contact_id=contact,
-            seq=1,
-            enrolled_at=utcnow(),
-        )
-        enrollments.record(session, row)
-    state = await stack.state(gone)
-    assert (state["status"], state["end_reason"], state["history"][-1]["outcome"]) == (
-        "removed", "gone from Temporal", "ended",
-    )  # fmt: skip
-    assert (await stack.enroll(automation, contact)).endswith(".2")

@@ -405,3 +405,26 @@ async def test_a_reset_sends_nothing_twice_and_the_enrollment_goes_on(
     assert (await api.get(f"/enrollments/{enrollment}")).json()["status"] == "running"
     listed = (await api.get(f"/contacts/{contact}/enrollments")).json()
     assert [e["status"] for e in listed] == ["running"]
+
+
+async def test_an_enrollment_gone_from_temporal_reads_removed_and_lets_the_contact_back_in(
+    api: httpx.AsyncClient, devstack: DevStack
+) -> None:
+    """Its workflow's history deleted (past the namespace's retention, or a new
+    server): the enrollment is an ordinary end, not a lasting 409 or 503."""
+    automation, _, (enrollment,) = await waiting_enrollments(api, 1)
+    contact = (await post(api, "/contacts", {"email": "gone@example.com"}, 201))["id"]
+    gone = f"{automation}.{contact}.1"
+    engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
+    with Session(engine) as session:  # A row whose workflow Temporal does not have.
+        row = session.get(EnrollmentRow, enrollment)
+        assert row is not None
+        session.add(EnrollmentRow(**{**row.model_dump(), "id": gone, "contact_id": contact}))
+        session.commit()
+    engine.dispose()
+    again = await post(api, f"/automations/{automation}/enrollments", {"contact_id": contact}, 201)
+    assert again["enrollment_id"] == f"{automation}.{contact}.2"
+    state = (await api.get(f"/enrollments/{gone}")).json()
+    assert (state["status"], state["end_reason"], state["history"][-1]["outcome"]) == (
+        "removed", "gone from Temporal", "ended",
+    )  # fmt: skip
