@@ -26,8 +26,8 @@ from shared.db import EnrollmentRow, HistoryRow, Message, run_db, utcnow
 log = logging.getLogger("goalflow.reconcile")
 
 # How each way of closing a run from outside reads as the enrollment's end.
-# Cancellation is handled by the workflow itself, so a run closed as cancelled
-# and not recorded comes from code older than that.
+# Cancellation is handled by the workflow itself: a run closed as cancelled and
+# not recorded comes from code older than that, or was cancelled as it saved its end.
 _ENDS: dict[WorkflowExecutionStatus, tuple[Status, str, str]] = {
     WorkflowExecutionStatus.TERMINATED: ("removed", "terminated", "terminated in Temporal"),
     WorkflowExecutionStatus.CANCELED: ("removed", "cancelled", "cancelled in Temporal"),
