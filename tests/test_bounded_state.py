@@ -2,6 +2,7 @@
 history it hands over lives in the database: the API still returns it whole."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, func, select
 
@@ -53,28 +54,35 @@ def test_the_state_carried_is_bounded_in_bytes_whatever_a_long_life_left_in_it()
     assert carried_over.recent_runs == {f"step{i}": [NOW - timedelta(minutes=1)] for i in range(50)}
 
 
-async def test_a_long_loop_continues_as_new_and_still_reads_its_whole_history(stack: Stack) -> None:
+async def minute_loop(stack: Stack, back_to: str, minutes: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """An email, a wait of a minute, and back to `back_to`, for `minutes`; then
+    removed. The enrollment, its state before the removal, and after."""
     steps = [
-        {"id": "hello", "type": "send_email", "subject": "hi", "body": "b"},
+        {"id": "mail", "type": "send_email", "subject": "hi", "body": "b"},
         {"id": "pause", "type": "wait", "duration": "PT1M"},
-        {"id": "again", "type": "go_to", "target": "pause"},
+        {"id": "again", "type": "go_to", "target": back_to},
     ]
     enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
     await stack.at(enrollment, "pause")
-    # Three entries a minute: the run hands its history over past HISTORY_ENTRIES_PER_RUN.
-    await stack.skip(timedelta(minutes=HISTORY_ENTRIES_PER_RUN // 3 + 30))
+    await stack.skip(timedelta(minutes=minutes))
     state = await stack.at(enrollment, "pause")
     removed = (await stack.http.delete(f"/enrollments/{enrollment}")).json()
     assert removed["status"] == "removed"
+    return enrollment, state, removed
+
+
+async def test_a_long_loop_continues_as_new_and_still_reads_its_whole_history(stack: Stack) -> None:
+    # Three entries a minute: the run hands its history over past HISTORY_ENTRIES_PER_RUN.
+    enrollment, state, removed = await minute_loop(stack, "pause", HISTORY_ENTRIES_PER_RUN // 3 + 30)
 
     history = [(h["step_id"], h["outcome"]) for h in removed["history"]]
     loops = (len(history) - 3) // 3
     assert loops > HISTORY_ENTRIES_PER_RUN // 3
     assert history == [
-        ("hello", "done"), *[("pause", "waiting"), ("pause", "done"), ("again", "done")] * loops,
+        ("mail", "done"), *[("pause", "waiting"), ("pause", "done"), ("again", "done")] * loops,
         ("pause", "waiting"), ("end", "ended"),
     ]  # fmt: skip
-    assert [m["step_id"] for m in removed["messages"]] == ["hello"]
+    assert [m["step_id"] for m in removed["messages"]] == ["mail"]
     assert len(state["history"]) < len(removed["history"])
     assert (await stack.state(enrollment))["history"] == removed["history"]
     with Session(stack.engine) as session:
@@ -87,17 +95,8 @@ async def test_a_long_loop_continues_as_new_and_still_reads_its_whole_history(st
 async def test_a_looping_sender_keeps_every_message_and_invents_no_cut_short_send(stack: Stack) -> None:
     """Runs forget their oldest messages (the outbox has them all): the check
     for sends a crash cut short, at the end, must not take those for missing."""
-    steps = [
-        {"id": "nudge", "type": "send_email", "subject": "hi", "body": "b"},
-        {"id": "pause", "type": "wait", "duration": "PT1M"},
-        {"id": "again", "type": "go_to", "target": "nudge"},
-    ]
-    enrollment = await stack.enroll(await stack.automation(steps), await stack.contact())
-    await stack.at(enrollment, "pause")
-    await stack.skip(timedelta(minutes=MESSAGES_KEPT + 100))
-    await stack.at(enrollment, "pause")
-    removed = (await stack.http.delete(f"/enrollments/{enrollment}")).json()
-    sends = [h for h in removed["history"] if h["step_id"] == "nudge"]
+    enrollment, _, removed = await minute_loop(stack, "mail", MESSAGES_KEPT + 100)
+    sends = [h for h in removed["history"] if h["step_id"] == "mail"]
     assert len(sends) > MESSAGES_KEPT and not [h for h in sends if h["detail"].get("cut_short")]
     assert [m["message_id"] for m in removed["messages"]] == [h["detail"]["message_id"] for h in sends]
     with Session(stack.engine) as session:
