@@ -43,6 +43,17 @@ def format_duration(value: timedelta) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "" if days else "T0S")
 
 
+def short_duration(value: timedelta) -> str:
+    """`3d`, `1h30m`, `45s`: how the Temporal UI's timeline names a wait."""
+    seconds = max(0, round(value.total_seconds()))
+    parts = []
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, length)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def _coerce(value: object) -> object:
     return value if isinstance(value, timedelta) else parse_duration(value)  # type: ignore[arg-type]
 

@@ -2,6 +2,7 @@
 starts it (devstack), with the worker and the API as their own processes."""
 
 import asyncio
+import json
 import random
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, col, func, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
@@ -95,6 +97,14 @@ async def test_define_enroll_post_event_and_see_the_jump(api: httpx.AsyncClient,
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     assert metadata.current_details.startswith("at pause, waiting until ")
     assert metadata.current_details.endswith("; goals met: none")
+    # The timeline names each step's activity and timer.
+    timeline = [
+        (EventType.Name(e.event_type), json.loads(e.user_metadata.summary.data))
+        for e in (await handle.fetch_history()).events
+        if e.user_metadata.HasField("summary")
+    ]
+    assert ("EVENT_TYPE_MARKER_RECORDED", "send_email welcome") in timeline
+    assert ("EVENT_TYPE_TIMER_STARTED", "pause (3d)") in timeline
 
     await post(api, f"/contacts/{contact}/tags", {"tag": "product purchased"}, 200)
     state = await until(api, enrollment, lambda s: s["status"] == "completed")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.durations import Duration, format_duration, parse_duration
+from shared.durations import Duration, format_duration, parse_duration, short_duration
 from shared.events import Event
 
 # ---- durations ----------------------------------------------------------------------------------
@@ -218,3 +218,9 @@ def test_an_event_survives_a_json_round_trip() -> None:
         "appointment.status", VALID_DATA["appointment.status"], occurred_at="2025-03-01T10:30:00+02:00"
     )
     assert Event.model_validate_json(ev.model_dump_json()) == ev
+
+
+def test_a_wait_reads_short_in_the_temporal_ui() -> None:
+    assert [short_duration(parse_duration(d)) for d in ("P3D", "PT10M", "P1DT1H30M", "PT45S")] == [
+        "3d", "10m", "1d1h30m", "45s",
+    ]  # fmt: skip

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         Wait,
         WaitForEvent,
     )
+    from shared.durations import short_duration
     from shared.events import Event
     from shared.limits import EVENT_LOG_BYTES
 
@@ -220,6 +221,7 @@ class EnrollmentWorkflow:
                 digest=step.digest,
             ),
             SendResult,
+            step,
         )
         if result.message_id:
             self.state.messages.append(MessageRef(message_id=result.message_id, step_id=step.id))
@@ -232,7 +234,7 @@ class EnrollmentWorkflow:
         if not self.state.waiting:
             self.state.deadline = step.until or workflow.now() + step.duration  # type: ignore[operator]
             self._start_holding(step, until=self.state.deadline.isoformat())
-        if await self._hold():
+        if await self._hold(step):
             self._record(step.id, "done")
         return self._after(step)
 
@@ -245,7 +247,7 @@ class EnrollmentWorkflow:
                 earlier = next((e for e in state.event_log if self._meets(step, e)), None)
                 state.wait_matched = earlier.id if earlier else None
             self._start_holding(step, until=state.deadline.isoformat())
-        timed_out = await self._hold(lambda: state.wait_matched is not None)
+        timed_out = await self._hold(step, lambda: state.wait_matched is not None)
         if state.wait_matched is not None:
             self._record(step.id, "event_matched", event_id=state.wait_matched)
             return self._branch(step, step.on_event)
@@ -255,7 +257,7 @@ class EnrollmentWorkflow:
         return None
 
     async def _if_else(self, step: IfElse) -> int | None:
-        contact = await self._local("load_contact", self.input.contact_id, ContactSnapshot)
+        contact = await self._local("load_contact", self.input.contact_id, ContactSnapshot, step)
         result = evaluate(step.condition, set(contact.tags), contact.attributes)
         self._record(step.id, "branched", branch="then" if result else "else")
         return self._branch(step, step.then if result else step.else_)
@@ -267,10 +269,10 @@ class EnrollmentWorkflow:
         events: list[Event] = []
         if workflow.patched(TAG_EVENTS_APPLIED_HERE):
             here = tag.model_copy(update={"enrollment_id": self.input.enrollment_id})
-            result = await self._local("change_tag", here, TagResult)
+            result = await self._local("change_tag", here, TagResult, step)
             changed, events = result.changed, result.events
         else:  # Runs recorded before: the event came back as a signal.
-            changed = await self._local("change_tag", tag, bool)
+            changed = await self._local("change_tag", tag, bool, step)
         self._record(
             step.id,
             "done" if changed else "skipped",
@@ -291,6 +293,7 @@ class EnrollmentWorkflow:
                 value=step.value,
             ),
             dict[str, Any],
+            step,
         )
         self._record(step.id, "done", **value)
         return self._after(step)
@@ -309,7 +312,7 @@ class EnrollmentWorkflow:
             if not state.waiting:
                 state.deadline = workflow.now() + step.timeout if step.timeout else None
                 self._start_holding(step, until=state.deadline.isoformat() if state.deadline else None)
-            if not await self._hold(lambda: step.id in state.goals_met):
+            if not await self._hold(step, lambda: step.id in state.goals_met):
                 if step.id in state.goals_met:
                     self._record(step.id, "done", met=True)
                     return self._after(step)
@@ -392,9 +395,15 @@ class EnrollmentWorkflow:
 
     # ---- helpers ----------------------------------------------------------
 
-    async def _local(self, name: str, arg: Any, result_type: type[T]) -> T:
+    async def _local(self, name: str, arg: Any, result_type: type[T], step: PlannedStep | None = None) -> T:
+        """Run activity `name`; a step's own reads "send_email welcome" in the Temporal UI."""
         return await workflow.execute_local_activity(
-            name, arg, result_type=result_type, retry_policy=RETRY, **LOCAL
+            name,
+            arg,
+            result_type=result_type,
+            retry_policy=RETRY,
+            summary=f"{step.type} {step.id}" if step else None,
+            **LOCAL,
         )
 
     def _key(self, step: PlannedStep) -> str:
@@ -416,7 +425,7 @@ class EnrollmentWorkflow:
     def _interrupted(self) -> bool:
         return self.state.move_to is not None or self.removal is not None
 
-    async def _hold(self, done: Callable[[], bool] = lambda: False) -> bool:
+    async def _hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
         """Hold the contact at the current step until the deadline (True), or
         until a goal pulls it away, it is removed or `done` holds (False)."""
         while True:
@@ -428,6 +437,8 @@ class EnrollmentWorkflow:
                 await workflow.wait_condition(
                     lambda: self._interrupted() or done() or self._roll_over_due(),
                     timeout=remaining,
+                    # The timeline reads "pause (3d)".
+                    timeout_summary=f"{step.id} ({short_duration(remaining)})" if remaining else None,
                 )
             except TimeoutError:
                 return True
