@@ -2,12 +2,18 @@
 that an enrollment id built from them reads well in the Temporal UI and in URLs,
 and cannot be ambiguous."""
 
+import re
 import uuid
 from typing import Annotated
 
 from pydantic import Field
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, str) and re.fullmatch(ID_PATTERN, value) is not None
 
 
 def new_id(prefix: str) -> str:

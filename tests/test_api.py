@@ -50,6 +50,16 @@ async def test_bad_definitions_get_422_naming_the_step_and_field(stack: Stack) -
         assert problem["msg"].startswith("step '"), problem
 
 
+async def test_automation_ids_follow_the_id_rule_of_every_id(stack: Stack) -> None:
+    steps = [wait("a")]
+    for bad in ("x" * 65, "café", "a.b", "", 7):
+        response = await stack.http.post("/automations", json={"id": bad, "name": "n", "steps": steps})
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", "id"]
+    chosen = "A-z_0" * 12 + "abcd"
+    assert await stack.automation(steps, id=chosen) == chosen
+
+
 async def test_bad_requests_get_422_and_unknown_ids_404(stack: Stack) -> None:
     contact = await stack.contact()
     bad_event = {"id": "e1", "contact_id": contact, "type": "tag.added", "data": {}}

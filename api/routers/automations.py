@@ -8,7 +8,7 @@ from api.limits import too_large
 from shared.contacts import Conflict, NotFound
 from shared.db import AutomationRow, AutomationVersion, utcnow
 from shared.definition import DefinitionError, Problem, parse_definition
-from shared.ids import new_id
+from shared.ids import is_id, new_id
 from shared.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
 
 router = APIRouter(prefix="/automations", tags=["automations"])
@@ -75,8 +75,10 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
 async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Save a definition as version 1. `id` is optional (generated when absent)."""
     raw = dict(body)
-    automation_id = raw.pop("id", None) or new_id("au")
-    if not isinstance(automation_id, str) or not automation_id.replace("-", "").replace("_", "").isalnum():
+    automation_id = raw.pop("id", None)
+    if automation_id is None:
+        automation_id = new_id("au")
+    if not is_id(automation_id):
         raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
     definition = _validated(raw)
 
