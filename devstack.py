@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from shared.contracts import SEARCH_ATTRIBUTES
 
@@ -202,14 +203,21 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=8000)
     args = parser.parse_args()
     stack = DevStack(
-        home=args.home, temporal_port=args.temporal_port, ui_port=args.ui_port, api_port=args.api_port
+        home=args.home,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        api_port=args.api_port,
+        # The stack's own database unless the environment names one (PostgreSQL, say).
+        database_url=os.environ.get("GOALFLOW_DATABASE_URL") or None,
     )
     signal.signal(signal.SIGTERM, _interrupt)
+    stopped = "goalflow stopped: the API, the worker and the Temporal dev server."
     try:
         stack.start()
         print(
             f"goalflow is running\n  API          {stack.api_url}  (docs: {stack.api_url}/docs)\n"
             f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n  state, logs  {stack.home.resolve()}/\n"
+            f"  database     {make_url(stack.env()['GOALFLOW_DATABASE_URL']).render_as_string()}\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
@@ -219,12 +227,13 @@ def main() -> None:
         print(f"{', '.join(dead)} exited; see {stack.home}/{dead[0]}.log. Stopping.", file=sys.stderr)
         raise SystemExit(1)
     except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
+        pass
     finally:
         # A second Ctrl-C (or make passing the signal on) must not cut the shutdown short.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
         stack.stop()
+    print(f"\n{stopped}", flush=True)
 
 
 if __name__ == "__main__":
