@@ -8,8 +8,9 @@ from functools import cache
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    temporal_address: str
-    temporal_namespace: str
+    # Unset: Temporal's own conventions decide (shared.temporal).
+    temporal_address: str | None
+    temporal_namespace: str | None
     task_queue: str
     workflow_cache: int
     sweep_seconds: float
@@ -19,8 +20,8 @@ class Settings:
 def settings() -> Settings:
     return Settings(
         database_url=os.environ.get("GOALFLOW_DATABASE_URL", "sqlite:///./.goalflow/goalflow.db"),
-        temporal_address=os.environ.get("GOALFLOW_TEMPORAL_ADDRESS", "localhost:7233"),
-        temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE", "default"),
+        temporal_address=os.environ.get("GOALFLOW_TEMPORAL_ADDRESS") or None,
+        temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE") or None,
         task_queue=os.environ.get("GOALFLOW_TASK_QUEUE", "goalflow"),
         workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "5000")),
         sweep_seconds=float(os.environ.get("GOALFLOW_SWEEP_SECONDS", "30")),
