@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -192,20 +195,31 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    _create_tables(engine)
+    migrate(engine)
     return engine
 
 
-def _create_tables(engine: Engine) -> None:
-    """Create what is missing, one process at a time: the API and the worker
-    start together, and `create_all` checks before it creates."""
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Where a database stands that `create_all` made, before there were migrations.
+BEFORE_MIGRATIONS = "0001"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration, one process at a time: the
+    API and the worker start together, and each migrates on start."""
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7215)"))
         else:
             # SQLite's DDL is transactional: a write lock taken first serializes the check.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        SQLModel.metadata.create_all(connection)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        tables = inspect(connection).get_table_names()
+        if "contacts" in tables and "alembic_version" not in tables:
+            command.stamp(config, BEFORE_MIGRATIONS)
+        command.upgrade(config, "head")
         connection.commit()
 
 

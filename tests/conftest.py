@@ -70,6 +70,8 @@ def fresh_engine(kind: str, tmp_dir: str) -> Engine:
         return make_engine(f"sqlite:///{tmp_dir}/goalflow-{uuid.uuid4().hex[:8]}.db")
     reset = create_engine(POSTGRES_URL)
     SQLModel.metadata.drop_all(reset)
+    with reset.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     reset.dispose()
     return make_engine(POSTGRES_URL)
 
