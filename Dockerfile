@@ -11,4 +11,5 @@ RUN pip install --no-cache-dir . && rm -rf build *.egg-info \
     && useradd --create-home --uid 10001 goalflow
 USER goalflow
 EXPOSE 8000
-CMD ["uvicorn", "api.app:app", "--host", "0.0.0.0", "--port", "8000"]
+# With API keys required (GOALFLOW_AUTH on, the default): off, it refuses 0.0.0.0.
+CMD ["python", "-m", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -80,6 +80,7 @@ class DevStack:
     task_queue: str = "goalflow"
     sqlite_pragmas: tuple[str, ...] = SQLITE_PRAGMAS
     dynamic_config: tuple[str, ...] = DYNAMIC_CONFIG
+    auth: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -96,6 +97,8 @@ class DevStack:
             "GOALFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.home.resolve()}/goalflow.db",
             "GOALFLOW_TEMPORAL_ADDRESS": self.temporal_address,
             "GOALFLOW_TASK_QUEUE": self.task_queue,
+            # Keys only when asked for: the stack listens on 127.0.0.1.
+            "GOALFLOW_AUTH": "on" if self.auth else "off",
         }
 
     def temporal_command(self) -> list[str]:
@@ -150,8 +153,7 @@ class DevStack:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "api.app:app",
+                "api",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -209,6 +211,7 @@ def main() -> None:
         api_port=args.api_port,
         # The stack's own database unless the environment names one (PostgreSQL, say).
         database_url=os.environ.get("GOALFLOW_DATABASE_URL") or None,
+        auth=os.environ.get("GOALFLOW_AUTH", "off").strip().lower() == "on",
     )
     signal.signal(signal.SIGTERM, _interrupt)
     stopped = "goalflow stopped: the API, the worker and the Temporal dev server."
@@ -218,7 +221,12 @@ def main() -> None:
             f"goalflow is running\n  API          {stack.api_url}  (docs: {stack.api_url}/docs)\n"
             f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n  state, logs  {stack.home.resolve()}/\n"
             f"  database     {make_url(stack.env()['GOALFLOW_DATABASE_URL']).render_as_string()}\n"
-            "Ctrl-C stops everything.",
+            + (
+                "  auth         on: requests need an API key (goalflow keys create --scope admin)\n"
+                if stack.auth
+                else "  auth         off, on 127.0.0.1 only (GOALFLOW_AUTH=on make run requires API keys)\n"
+            )
+            + "Ctrl-C stops everything.",
             flush=True,
         )
         while all(p.poll() is None for p in stack.processes.values()):

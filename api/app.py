@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import KeyRing
 from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
 from shared import db
@@ -27,13 +28,18 @@ log = logging.getLogger("goalflow.api")
 
 
 def create_app(
-    engine: Engine | None = None, client: Client | None = None, task_queue: str | None = None
+    engine: Engine | None = None,
+    client: Client | None = None,
+    task_queue: str | None = None,
+    auth: bool | None = None,
 ) -> FastAPI:
-    """The app; tests pass their own engine, client and task queue."""
+    """The app; tests pass their own engine, client, task queue and auth."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or db.engine()
+        app.state.auth = settings().auth if auth is None else auth
+        app.state.keys = KeyRing(app.state.engine)
         app.state.client = client or await connect()
         app.state.task_queue = task_queue or settings().task_queue
         app.state.bus = EventBus(app.state.engine, app.state.client)

@@ -158,6 +158,20 @@ class StepRun(SQLModel, table=True):
     result: dict[str, Any] = _json(nullable=False)
 
 
+class ApiKey(SQLModel, table=True):
+    """A key to the API: stored as its SHA-256 (a key is 32 random bytes, so no
+    slow hash is needed), shown once when it is made."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True)
+    name: str | None = None
+    # admin | events | read
+    scope: str
+    hash: str = Field(unique=True)
+    created_at: datetime = _time(nullable=False)
+    revoked_at: datetime | None = _time(nullable=True)
+
+
 class Appointment(SQLModel, table=True):
     __tablename__ = "appointments"
     id: str = Field(primary_key=True)

@@ -13,6 +13,8 @@ class Settings:
     temporal_namespace: str | None
     task_queue: str
     workflow_cache: int
+    # API keys required (GOALFLOW_AUTH=on, the default) or not (off: loopback only).
+    auth: bool
     sweep_seconds: float
 
 
@@ -24,5 +26,13 @@ def settings() -> Settings:
         temporal_namespace=os.environ.get("GOALFLOW_TEMPORAL_NAMESPACE") or None,
         task_queue=os.environ.get("GOALFLOW_TASK_QUEUE", "goalflow"),
         workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "5000")),
+        auth=_on_off("GOALFLOW_AUTH", "on"),
         sweep_seconds=float(os.environ.get("GOALFLOW_SWEEP_SECONDS", "30")),
     )
+
+
+def _on_off(name: str, default: str) -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in ("on", "off"):
+        raise SystemExit(f"{name} is 'on' or 'off', not '{value}'")
+    return value == "on"

@@ -209,12 +209,14 @@ async def stack(time_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[
 class make_stack:
     """The API in-process (over ASGI) and a worker on its own task queue."""
 
-    def __init__(self, client: Client, engine: Engine, env: WorkflowEnvironment | None = None):
-        self.client, self.engine, self.env = client, engine, env
+    def __init__(
+        self, client: Client, engine: Engine, env: WorkflowEnvironment | None = None, auth: bool = False
+    ):
+        self.client, self.engine, self.env, self.auth = client, engine, env, auth
         self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
 
     async def __aenter__(self) -> Stack:
-        app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue)
+        app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue, auth=self.auth)
         self._lifespan = app.router.lifespan_context(app)
         await self._lifespan.__aenter__()
         self._worker = running_worker(self.client, self.engine, self.task_queue, strict_sandbox=True)

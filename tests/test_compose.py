@@ -33,4 +33,6 @@ def test_api_and_worker_reach_temporal_and_postgres() -> None:
         assert env["GOALFLOW_TEMPORAL_ADDRESS"] == "temporal:7233"
         assert env["GOALFLOW_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert SERVICES["worker"]["command"] == ["python", "-m", "worker.main"]
+    assert SERVICES["api"]["command"][:3] == ["python", "-m", "api"]
+    assert SERVICES["api"]["environment"]["GOALFLOW_AUTH"] == "on"
     assert SERVICES["temporal"]["environment"]["DB"] == "postgres12"

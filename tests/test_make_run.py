@@ -29,15 +29,16 @@ def test_make_run_uses_the_database_the_environment_names_and_stops_on_ctrl_c(
                "--temporal-port", str(free_port()), "--ui-port", str(free_port()), "--api-port", str(api_port)]  # fmt: skip
     stack = subprocess.Popen(
         command,
-        env={**os.environ, "GOALFLOW_DATABASE_URL": url},
+        env={**{k: v for k, v in os.environ.items() if k != "GOALFLOW_AUTH"}, "GOALFLOW_DATABASE_URL": url},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        banner = [stack.stdout.readline() for _ in range(6)]  # type: ignore[union-attr]
+        banner = [stack.stdout.readline() for _ in range(7)]  # type: ignore[union-attr]
         assert banner[0] == "goalflow is running\n", banner
         assert any(line.split() == ["database", url] for line in banner), banner
+        assert any(line.startswith("  auth         off, on 127.0.0.1 only") for line in banner), banner
         created = httpx.post(f"http://127.0.0.1:{api_port}/contacts", json={"id": "ada"}, timeout=30)
         assert created.status_code == 201, created.text
         stack.send_signal(signal.SIGINT)  # Ctrl-C

@@ -88,5 +88,5 @@ def test_goalflow_db_upgrade_migrates_by_hand(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert done.stdout.strip() == f"{url}: at migration 0002"
+    assert done.stdout.strip() == f"{url}: at migration 0003"
     assert "enrollment_history" in inspect(create_engine(url)).get_table_names()

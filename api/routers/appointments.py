@@ -2,6 +2,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import guarded
 from api.deps import BusDep
 from api.schemas import AppointmentIn
 from shared.contacts import set_appointment
@@ -10,7 +11,7 @@ from shared.events import Event
 router = APIRouter(tags=["appointments"])
 
 
-@router.put("/appointments/{appointment_id}")
+@router.put("/appointments/{appointment_id}", **guarded("events"))
 async def put_appointment(appointment_id: str, body: AppointmentIn, bus: BusDep) -> dict[str, Any]:
     """Create or update an appointment; a new or changed status is an
     `appointment.status` event."""

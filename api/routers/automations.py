@@ -3,6 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, status
 from sqlmodel import Session, col, select
 
+from api.auth import guarded
 from api.deps import DbDep
 from api.limits import too_large
 from shared.contacts import Conflict, NotFound
@@ -34,14 +35,12 @@ EXAMPLE = {
 
 DefinitionBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
 # Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.definition.
-SAVING: dict[str, Any] = {
-    "responses": {
-        **too_large(DEFINITION_BYTES, "The definition"),
-        422: {
-            "description": "The definition fails a check; each problem names the step and the field. "
-            f"Limits: a template (subject, body) is at most {size(TEMPLATE_BYTES)}; the structure "
-            f"(the steps without their content) at most {size(STRUCTURE_BYTES)}."
-        },
+SAVING: dict[int | str, dict[str, Any]] = {
+    **too_large(DEFINITION_BYTES, "The definition"),
+    422: {
+        "description": "The definition fails a check; each problem names the step and the field. "
+        f"Limits: a template (subject, body) is at most {size(TEMPLATE_BYTES)}; the structure "
+        f"(the steps without their content) at most {size(STRUCTURE_BYTES)}."
     },
 }
 
@@ -71,7 +70,7 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
     return row, version
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, **SAVING)
+@router.post("", status_code=status.HTTP_201_CREATED, **guarded("admin", SAVING))
 async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Save a definition as version 1. `id` is optional (generated when absent)."""
     raw = dict(body)
@@ -102,7 +101,7 @@ async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     return await db(save)
 
 
-@router.put("/{automation_id}", **SAVING)
+@router.put("/{automation_id}", **guarded("admin", SAVING))
 async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -> dict[str, Any]:
     """Publish the next version. Running enrollments stay on theirs."""
     raw = {k: v for k, v in body.items() if k != "id"}
@@ -125,7 +124,7 @@ async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -
     return await db(save)
 
 
-@router.get("")
+@router.get("", **guarded("read"))
 async def list_automations(db: DbDep) -> list[dict[str, Any]]:
     def rows(session: Session) -> list[dict[str, Any]]:
         found = session.exec(select(AutomationRow).order_by(col(AutomationRow.created_at)))
@@ -134,12 +133,12 @@ async def list_automations(db: DbDep) -> list[dict[str, Any]]:
     return await db(rows)
 
 
-@router.get("/{automation_id}")
+@router.get("/{automation_id}", **guarded("read"))
 async def get_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
     return await db(lambda s: _out(*_latest(s, automation_id)))
 
 
-@router.get("/{automation_id}/versions/{version}")
+@router.get("/{automation_id}/versions/{version}", **guarded("read"))
 async def get_version(automation_id: str, version: int, db: DbDep) -> dict[str, Any]:
     def one(session: Session) -> dict[str, Any]:
         row, _ = _latest(session, automation_id)
@@ -151,7 +150,7 @@ async def get_version(automation_id: str, version: int, db: DbDep) -> dict[str, 
     return await db(one)
 
 
-@router.delete("/{automation_id}")
+@router.delete("/{automation_id}", **guarded("admin"))
 async def archive_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
     """Archive: no new enrollments; running ones finish on their version."""
 

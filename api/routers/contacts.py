@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlmodel import Session, col, select
 
+from api.auth import guarded
 from api.deps import BusDep, ClientDep, DbDep
 from api.schemas import ContactFields, ContactIn, TagIn
 from shared import contacts, enrollments, reconcile
@@ -21,7 +22,7 @@ def _out(contact: Contact) -> dict[str, Any]:
     return contact.model_dump()
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **guarded("events"))
 async def create_contact(body: ContactIn, db: DbDep) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
     fields.setdefault("id", new_id("ct"))
@@ -34,12 +35,12 @@ async def create_contact(body: ContactIn, db: DbDep) -> dict[str, Any]:
     return _out(await db(create))
 
 
-@router.get("/{contact_id}")
+@router.get("/{contact_id}", **guarded("read"))
 async def get_contact(contact_id: str, db: DbDep) -> dict[str, Any]:
     return _out(await db(lambda s: contacts.get_contact(s, contact_id)))
 
 
-@router.patch("/{contact_id}")
+@router.patch("/{contact_id}", **guarded("events"))
 async def update_contact(contact_id: str, body: ContactFields, bus: BusDep, db: DbDep) -> dict[str, Any]:
     await bus.commit_and_deliver(
         lambda s: contacts.update_contact(s, contact_id, body.model_dump(exclude_unset=True))
@@ -62,19 +63,19 @@ async def _change_tag(contact_id: str, tag: str, add: bool, bus: BusDep) -> dict
     return {"contact_id": contact_id, "tags": now, "event_id": events[0].id if events else None}
 
 
-@router.post("/{contact_id}/tags")
+@router.post("/{contact_id}/tags", **guarded("events"))
 async def add_tag(contact_id: str, body: TagIn, bus: BusDep) -> dict[str, Any]:
     """Add a tag. A real change is a `tag.added` event; `event_id` is null when
     the contact already had the tag."""
     return await _change_tag(contact_id, body.tag, True, bus)
 
 
-@router.delete("/{contact_id}/tags/{tag}")
+@router.delete("/{contact_id}/tags/{tag}", **guarded("events"))
 async def remove_tag(contact_id: str, tag: str, bus: BusDep) -> dict[str, Any]:
     return await _change_tag(contact_id, tag, False, bus)
 
 
-@router.get("/{contact_id}/enrollments")
+@router.get("/{contact_id}/enrollments", **guarded("read"))
 async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> list[dict[str, Any]]:
     rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
     running = [r.id for r in rows if r.status == "running"]
@@ -90,7 +91,7 @@ async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> 
     return [enrollments.summary(r) for r in rows]
 
 
-@router.get("/{contact_id}/messages")
+@router.get("/{contact_id}/messages", **guarded("read"))
 async def contact_messages(contact_id: str, db: DbDep) -> list[dict[str, Any]]:
     def messages(session: Session) -> list[Message]:
         contacts.get_contact(session, contact_id)

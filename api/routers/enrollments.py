@@ -12,6 +12,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import guarded
 from api.deps import ClientDep, Db, DbDep, TaskQueueDep
 from api.schemas import EnrollIn
 from shared import enrollments, reconcile
@@ -35,7 +36,9 @@ from shared.db import utcnow
 router = APIRouter(tags=["enrollments"])
 
 
-@router.post("/automations/{automation_id}/enrollments", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/automations/{automation_id}/enrollments", status_code=status.HTTP_201_CREATED, **guarded("admin")
+)
 async def enroll(
     automation_id: str, body: EnrollIn, db: DbDep, client: ClientDep, task_queue: TaskQueueDep
 ) -> dict[str, Any]:
@@ -96,7 +99,7 @@ async def enroll(
     }
 
 
-@router.get("/enrollments/{enrollment_id}")
+@router.get("/enrollments/{enrollment_id}", **guarded("read"))
 async def get_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
     """A running enrollment's live state, or the state it saved when it ended."""
     handle = client.get_workflow_handle(enrollment_id)
@@ -147,7 +150,7 @@ def _unavailable(error: Exception) -> HTTPException:
     return HTTPException(503, f"enrollment state unavailable: Temporal did not answer ({error})")
 
 
-@router.delete("/enrollments/{enrollment_id}")
+@router.delete("/enrollments/{enrollment_id}", **guarded("admin"))
 async def remove_enrollment(enrollment_id: str, db: DbDep, client: ClientDep) -> EnrollmentView:
     """Remove the contact from the automation at once (status `removed`)."""
     row = await db(lambda s: enrollments.get_row(s, enrollment_id))

@@ -2,6 +2,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
+from api.auth import guarded
 from api.deps import BusDep, DbDep
 from api.limits import body_limit, too_large
 from shared.contacts import get_contact
@@ -14,8 +15,7 @@ router = APIRouter(tags=["events"])
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[body_limit(EVENT_BYTES, "the event")],
-    responses=too_large(EVENT_BYTES, "The event"),
+    **guarded("events", too_large(EVENT_BYTES, "The event"), (body_limit(EVENT_BYTES, "the event"),)),
 )
 async def post_event(event: Event, response: Response, bus: BusDep, db: DbDep) -> dict[str, Any]:
     """Store the event and signal every running enrollment of its contact that

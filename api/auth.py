@@ -1,0 +1,75 @@
+"""API keys on every route but the public ones (SPEC §8): `Authorization:
+Bearer <key>`. A missing or unknown key is 401, a key without the route's
+scope 403. Each route names its scope with `guarded(scope)`."""
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from shared import keys
+from shared.db import run_db
+
+_bearer = HTTPBearer(auto_error=False, description="An API key, from `goalflow keys create --scope S`")
+# A key checked is trusted this long: a revoked one is refused within it.
+KEY_CACHE_SECONDS = 10.0
+
+
+class KeyRing:
+    """Checks keys against the database, and remembers the answers a moment."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._known: dict[str, tuple[str | None, float]] = {}
+
+    async def scope_of(self, key: str) -> str | None:
+        """The scope of an active key; None for an unknown or revoked one."""
+        hashed = keys.digest(key)
+        known = self._known.get(hashed)
+        if known and known[1] > time.monotonic():
+            return known[0]
+
+        def read() -> str | None:
+            with Session(self.engine) as session:
+                row = keys.active(session, key)
+                return row.scope if row else None
+
+        scope = await run_db(self.engine, read)
+        self._known[hashed] = (scope, time.monotonic() + KEY_CACHE_SECONDS)
+        return scope
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+
+
+def _needs(scope: str) -> Any:
+    async def check(request: Request, credentials: Credentials) -> None:
+        if not request.app.state.auth:
+            return
+        if credentials is None:
+            raise HTTPException(401, "an API key is required: Authorization: Bearer <key>", _CHALLENGE)
+        held = await request.app.state.keys.scope_of(credentials.credentials)
+        if held is None:
+            raise HTTPException(401, "unknown or revoked API key", _CHALLENGE)
+        if not keys.allows(held, scope):
+            raise HTTPException(403, f"this key's scope is '{held}'; this needs '{scope}' (or 'admin')")
+
+    return Depends(check)
+
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one"},
+    403: {"description": "The API key's scope does not allow this route"},
+}
+
+
+def guarded(
+    scope: str, responses: dict[int | str, dict[str, Any]] | None = None, dependencies: tuple[Any, ...] = ()
+) -> dict[str, Any]:
+    """A route's keyword arguments: the scope it needs (checked before its other
+    `dependencies`), and its 401 and 403 besides its other `responses` in the OpenAPI."""
+    return {"dependencies": [_needs(scope), *dependencies], "responses": {**_REFUSALS, **(responses or {})}}
