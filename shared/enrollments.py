@@ -38,6 +38,7 @@ from shared.eventbus import from_row
 from shared.events import Event, signalled
 from shared.ids import enrollment_id
 from shared.limits import MiB
+from shared.paging import WHOLE, Page, paged
 
 
 @dataclass(frozen=True)
@@ -254,10 +255,11 @@ def get_row(session: Session, enrollment_id_: str) -> EnrollmentRow:
     return row
 
 
-def list_for_contact(session: Session, contact_id: str) -> list[EnrollmentRow]:
+def list_for_contact(session: Session, contact_id: str, page: Page = WHOLE) -> list[EnrollmentRow]:
+    """The contact's enrollments, oldest first (one more than `page.limit`, to tell a next page)."""
     get_contact(session, contact_id)
     query = select(EnrollmentRow).where(EnrollmentRow.contact_id == contact_id)
-    return list(session.exec(query.order_by(EnrollmentRow.enrolled_at)))
+    return list(session.exec(paged(query, col(EnrollmentRow.enrolled_at), col(EnrollmentRow.id), page)))
 
 
 def summary(row: EnrollmentRow) -> dict[str, Any]:

@@ -357,3 +357,32 @@ async def until_history(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"no {wanted} after {after} within {within} s")
+
+
+async def test_lists_come_in_pages_linked_by_cursor(stack: Stack) -> None:
+    created = [await stack.automation([wait("pause")], id=f"paged-{i}") for i in range(5)]
+    contact = await stack.contact()
+    for automation in created:
+        await stack.enroll(automation, contact)
+
+    async def walk(url: str, limit: int) -> list[str]:
+        seen: list[str] = []
+        following: str | None = f"{url}?limit={limit}"
+        while following:
+            response = await stack.http.get(following)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert isinstance(page, list) and 0 < len(page) <= limit
+            seen += [item.get("enrollment_id") or item["id"] for item in page]
+            following = response.links.get("next", {}).get("url")
+        return seen
+
+    everything = [a["id"] for a in await stack.get("/automations")]  # Without `limit`: the whole list.
+    assert [a for a in everything if a.startswith("paged-")] == created
+    assert await walk("/automations", 2) == everything
+    listed = await walk(f"/contacts/{contact}/enrollments", 2)
+    assert listed == [e["enrollment_id"] for e in await stack.get(f"/contacts/{contact}/enrollments")]
+    assert len(listed) == 5
+    bad = await stack.http.get("/automations?limit=2&cursor=nonsense")
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert (await stack.http.get("/automations?limit=0")).status_code == 422

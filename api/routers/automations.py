@@ -1,16 +1,18 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Request, Response, status
 from sqlmodel import Session, col, select
 
 from api.auth import guarded
 from api.deps import DbDep
 from api.limits import too_large
+from api.paging import PAGED, PageDep, one_page
 from shared.contacts import Conflict, NotFound
 from shared.db import AutomationRow, AutomationVersion, utcnow
 from shared.definition import DefinitionError, Problem, parse_definition
 from shared.ids import is_id, new_id
 from shared.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
+from shared.paging import paged
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
@@ -124,13 +126,22 @@ async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -
     return await db(save)
 
 
-@router.get("", **guarded("read"))
-async def list_automations(db: DbDep) -> list[dict[str, Any]]:
-    def rows(session: Session) -> list[dict[str, Any]]:
-        found = session.exec(select(AutomationRow).order_by(col(AutomationRow.created_at)))
-        return [_out(*_latest(session, r.id)) for r in found]
+@router.get("", **guarded("read", {200: PAGED}))
+async def list_automations(
+    db: DbDep, page: PageDep, request: Request, response: Response
+) -> list[dict[str, Any]]:
+    """Each automation with its latest version, oldest first."""
 
-    return await db(rows)
+    def rows(session: Session) -> list[tuple[AutomationRow, AutomationVersion]]:
+        query = select(AutomationRow, AutomationVersion).join(
+            AutomationVersion,
+            (col(AutomationVersion.automation_id) == AutomationRow.id)
+            & (col(AutomationVersion.version) == AutomationRow.latest_version),
+        )
+        return list(session.exec(paged(query, col(AutomationRow.created_at), col(AutomationRow.id), page)))
+
+    found = one_page(await db(rows), page, request, response, lambda r: (r[0].created_at, r[0].id))
+    return [_out(row, version) for row, version in found]
 
 
 @router.get("/{automation_id}", **guarded("read"))

@@ -2,17 +2,19 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session, col, select
 
 from api.auth import guarded
 from api.deps import BusDep, ClientDep, DbDep
+from api.paging import PAGED, PageDep, one_page
 from api.schemas import ContactFields, ContactIn, TagIn
 from shared import contacts, enrollments, reconcile
 from shared.contracts import EnrollmentSnapshot
 from shared.db import Contact, Message
 from shared.events import Event
 from shared.ids import new_id
+from shared.paging import paged
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 log = logging.getLogger("goalflow.api")
@@ -75,9 +77,11 @@ async def remove_tag(contact_id: str, tag: str, bus: BusDep) -> dict[str, Any]:
     return await _change_tag(contact_id, tag, False, bus)
 
 
-@router.get("/{contact_id}/enrollments", **guarded("read"))
-async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> list[dict[str, Any]]:
-    rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
+@router.get("/{contact_id}/enrollments", **guarded("read", {200: PAGED}))
+async def contact_enrollments(
+    contact_id: str, db: DbDep, client: ClientDep, page: PageDep, request: Request, response: Response
+) -> list[dict[str, Any]]:
+    rows = await db(lambda s: enrollments.list_for_contact(s, contact_id, page))
     running = [r.id for r in rows if r.status == "running"]
     # One ended in Temporal (terminated) is recorded now rather than at the next sweep.
     settled = await asyncio.gather(
@@ -87,15 +91,19 @@ async def contact_enrollments(contact_id: str, db: DbDep, client: ClientDep) -> 
         if isinstance(outcome, Exception):  # Temporal slow or down: the rows as they are.
             log.warning("could not check %s against Temporal: %s", enrollment_id, outcome)
     if any(isinstance(s, EnrollmentSnapshot) for s in settled):
-        rows = await db(lambda s: enrollments.list_for_contact(s, contact_id))
+        rows = await db(lambda s: enrollments.list_for_contact(s, contact_id, page))
+    rows = one_page(rows, page, request, response, lambda r: (r.enrolled_at, r.id))
     return [enrollments.summary(r) for r in rows]
 
 
-@router.get("/{contact_id}/messages", **guarded("read"))
-async def contact_messages(contact_id: str, db: DbDep) -> list[dict[str, Any]]:
+@router.get("/{contact_id}/messages", **guarded("read", {200: PAGED}))
+async def contact_messages(
+    contact_id: str, db: DbDep, page: PageDep, request: Request, response: Response
+) -> list[dict[str, Any]]:
     def messages(session: Session) -> list[Message]:
         contacts.get_contact(session, contact_id)
         query = select(Message).where(Message.contact_id == contact_id)
-        return list(session.exec(query.order_by(col(Message.created_at))))
+        return list(session.exec(paged(query, col(Message.created_at), col(Message.message_id), page)))
 
-    return [m.model_dump(exclude={"idempotency_key"}) for m in await db(messages)]
+    found = one_page(await db(messages), page, request, response, lambda m: (m.created_at, m.message_id))
+    return [m.model_dump(exclude={"idempotency_key"}) for m in found]
