@@ -2,14 +2,17 @@
 event bus and Temporal. Business rules live in `shared`."""
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -59,6 +62,15 @@ def create_app(
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=DEFINITION_BYTES)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            # The router names only the first route of the path; the path may have more.
+            allowed = ", ".join(_methods_of(request.app, request.url.path))
+            headers = {"Allow": allowed} if allowed else error.headers
+            return JSONResponse({"detail": error.detail}, status_code=405, headers=headers)
+        return await http_exception_handler(request, error)
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
@@ -90,6 +102,18 @@ def create_app(
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     return app
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method the routes matching `path` take, HEAD with GET."""
+    patterns = getattr(app.state, "method_patterns", None)
+    if patterns is None:
+        patterns = app.state.method_patterns = [
+            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"), methods)
+            for template, methods in app.openapi()["paths"].items()
+        ]
+    found = {m.upper() for pattern, methods in patterns if pattern.match(path) for m in methods}
+    return sorted(found | ({"HEAD"} if "GET" in found else set()))
 
 
 app = create_app()

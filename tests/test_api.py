@@ -386,3 +386,13 @@ async def test_lists_come_in_pages_linked_by_cursor(stack: Stack) -> None:
     bad = await stack.http.get("/automations?limit=2&cursor=nonsense")
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
     assert (await stack.http.get("/automations?limit=0")).status_code == 422
+
+
+async def test_a_method_a_path_does_not_take_gets_405_naming_every_one_it_does(stack: Stack) -> None:
+    for method, url, allowed in (
+        ("POST", "/automations/x", "DELETE, GET, HEAD, PUT"),
+        ("PUT", "/contacts/x", "GET, HEAD, PATCH"),
+        ("DELETE", "/events", "POST"),
+    ):
+        response = await stack.http.request(method, url)
+        assert (response.status_code, response.headers["allow"]) == (405, allowed), (method, url)
