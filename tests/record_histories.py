@@ -21,8 +21,8 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from shared.db import make_engine
+from tests.builders import NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
-from tests.test_goal_rules import NURTURE, email, goal, tag_added, wait
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -5,6 +5,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -14,8 +15,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from shared.contracts import EVENT_SIGNAL
 from shared.db import EnrollmentRow
 from shared.events import Event
+from tests.builders import email, goal, tag_added, wait
 from tests.conftest import Stack, make_stack, time_skipping_server
-from tests.test_goal_rules import email, goal, tag_added, wait
+
+pytestmark = pytest.mark.workflow
 
 
 async def test_bad_definitions_get_422_naming_the_step_and_field(stack: Stack) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -17,6 +18,8 @@ from api.app import create_app
 from shared import keys
 from shared.db import ApiKey
 from tests.conftest import Stack, binary, make_stack
+
+pytestmark = pytest.mark.workflow
 
 PUBLIC = ("/health", "/openapi.json", "/docs", "/redoc")
 # What an event forwarder needs (the `events` scope); every other GET is `read`, the rest `admin`.

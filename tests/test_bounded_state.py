@@ -4,6 +4,7 @@ history it hands over lives in the database: the API still returns it whole."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import Session, func, select
 
 from shared import enrollments
@@ -11,9 +12,11 @@ from shared.contracts import EnrollmentState, HistoryChunk, HistoryEntry, Messag
 from shared.db import EnrollmentRow, HistoryRow, Message
 from shared.events import Event
 from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
+from tests.builders import input_bytes
 from tests.conftest import Stack
-from tests.test_content import input_bytes
 from worker.enrollment import HISTORY_ENTRIES_PER_RUN, LOOP_WINDOW
+
+pytestmark = pytest.mark.workflow
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 # About how many messages a run carries over (MESSAGES_BYTES of ids and step ids).

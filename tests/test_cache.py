@@ -1,6 +1,10 @@
 """The byte-bounded caches that keep versions' plans (API) and steps' content (worker)."""
 
+import pytest
+
 from shared.cache import BytesLRU
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_least_recently_used_go_once_the_bytes_pass_the_budget() -> None:

@@ -5,9 +5,12 @@ the code reads."""
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared.contracts import SEARCH_ATTRIBUTES
+
+pytestmark = pytest.mark.unit
 
 COMPOSE = yaml.safe_load((Path(__file__).parent.parent / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -9,6 +9,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared.conditions import Condition, evaluate
 from shared.definition import DefinitionError, IfElse, parse_definition
 
+pytestmark = pytest.mark.unit
+
 CONDITION: TypeAdapter[Any] = TypeAdapter(Condition)
 
 TAGS = {"vip", "newsletter"}

@@ -6,35 +6,20 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col
 from temporalio.api.enums.v1 import EventType
 from temporalio.common import WorkflowIDReusePolicy
 
-from bench.content import newsletter_html
 from shared.contracts import WORKFLOW_NAME
 from shared.db import AutomationVersion, utcnow
 from shared.limits import DEFINITION_BYTES, EVENT_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, MiB
+from tests.builders import html_email, input_bytes, wait
 from tests.conftest import Stack
-from tests.test_goal_rules import wait
 
-
-def html_email(step_id: str, size: int = 100_000) -> dict[str, Any]:
-    return {
-        "id": step_id,
-        "type": "send_email",
-        "subject": f"{step_id} for {{{{ contact.first_name }}}}",
-        "body": newsletter_html(size, title=step_id),
-    }
-
-
-async def input_bytes(stack: Stack, enrollment: str) -> bytes:
-    """The payload of the enrollment's workflow input, as Temporal stored it."""
-    history = await stack.client.get_workflow_handle(enrollment).fetch_history()
-    started = history.events[0].workflow_execution_started_event_attributes
-    return b"".join(p.data for p in started.input.payloads)
+pytestmark = pytest.mark.workflow
 
 
 async def test_an_enrollment_carries_structure_and_digests_and_its_send_the_content(stack: Stack) -> None:

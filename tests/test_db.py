@@ -6,9 +6,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from shared.db import make_engine
+
+pytestmark = pytest.mark.db
 
 # Each process imports first, then creates the tables at the same instant as the others.
 CREATE = """

@@ -9,6 +9,8 @@ import pytest
 
 from shared.definition import Automation, DefinitionError, Problem, parse_definition
 
+pytestmark = pytest.mark.unit
+
 EXAMPLE = Path(__file__).parent.parent / "examples" / "nurture.json"
 
 

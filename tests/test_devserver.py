@@ -25,6 +25,8 @@ from shared.limits import CARRIED_STATE_BYTES
 from shared.reconcile import Sweep
 from shared.temporal import connect
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:

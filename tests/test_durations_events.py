@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from shared.durations import Duration, format_duration, parse_duration, short_duration
 from shared.events import Event
 
+pytestmark = pytest.mark.unit
+
 # ---- durations ----------------------------------------------------------------------------------
 
 

@@ -5,28 +5,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 
+from tests.builders import DAY, NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack
 from worker.email import OutboxProvider, OutgoingEmail
 
-DAY = timedelta(days=1)
-
-
-def email(step_id: str, subject: str = "Hello {{ contact.first_name }}") -> dict[str, Any]:
-    return {"id": step_id, "type": "send_email", "subject": subject, "body": "Body"}
-
-
-def wait(step_id: str, duration: str = "P3D") -> dict[str, Any]:
-    return {"id": step_id, "type": "wait", "duration": duration}
-
-
-def goal(step_id: str, *criteria: dict[str, Any], **options: Any) -> dict[str, Any]:
-    return {"id": step_id, "type": "goal", "criteria": list(criteria), **options}
-
-
-def tag_added(tag: str) -> dict[str, Any]:
-    return {"type": "tag.added", "tag": tag}
+pytestmark = pytest.mark.workflow
 
 
 def moves(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,16 +21,6 @@ def moves(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def ran(state: dict[str, Any], step_id: str) -> int:
     return sum(1 for h in state["history"] if h["step_id"] == step_id and h["outcome"] == "done")
-
-
-NURTURE = [
-    email("welcome"),
-    wait("pause", "P3D"),
-    email("followup"),
-    wait("pause2", "P3D"),
-    goal("purchased", tag_added("bought"), if_unmet="wait", timeout="P30D", on_timeout="end"),
-    {"id": "thanks", "type": "add_tag", "tag": "customer"},
-]
 
 
 async def test_g1_goals_listen_from_the_start_whatever_the_step(stack: Stack) -> None:

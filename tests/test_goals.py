@@ -11,6 +11,8 @@ from shared.definition import Automation, Goal, parse_definition
 from shared.events import Event
 from shared.goals import GoalDecision, counts, on_arrival, on_event
 
+pytestmark = pytest.mark.unit
+
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SENT = {"m-welcome": "welcome", "m-followup": "followup"}
 

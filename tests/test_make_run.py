@@ -14,6 +14,8 @@ from devstack import free_port
 from shared.db import Contact, make_engine
 from tests.conftest import DATABASES, POSTGRES_URL, fresh_engine
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize("database", DATABASES)
 def test_make_run_uses_the_database_the_environment_names_and_stops_on_ctrl_c(

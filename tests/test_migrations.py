@@ -16,6 +16,8 @@ from sqlmodel import Session, SQLModel, select
 from shared.db import BEFORE_MIGRATIONS, MIGRATIONS, Contact, EnrollmentRow, EventRow, HistoryRow, make_engine
 from tests.conftest import DATABASES, POSTGRES_URL, binary, fresh_engine
 
+pytestmark = pytest.mark.db
+
 
 def url_for(database: str, tmp_path: Path) -> str:
     if database == "postgres":

@@ -11,6 +11,8 @@ from temporalio.worker import Replayer
 from shared.temporal import data_converter
 from worker.enrollment import EnrollmentWorkflow
 
+pytestmark = pytest.mark.unit
+
 HISTORIES = {p.stem: p.read_text() for p in sorted((Path(__file__).parent / "histories").glob("*.json"))}
 
 

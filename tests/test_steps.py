@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
@@ -9,10 +10,12 @@ from shared import enrollments
 from shared.contracts import RegisterInput, TagInput
 from shared.db import EnrollmentRow, EventRow, utcnow
 from shared.eventbus import EventBus
+from tests.builders import DAY, email, wait
 from tests.conftest import Stack
-from tests.test_goal_rules import DAY, email, wait
 from worker.activities import Activities
 from worker.email import OutboxProvider
+
+pytestmark = pytest.mark.workflow
 
 
 def outcomes(state: dict, step_id: str) -> list[str]:

@@ -9,6 +9,8 @@ import pytest
 from shared.settings import settings
 from shared.temporal import connect_config
 
+pytestmark = pytest.mark.unit
+
 VARIABLES = ("GOALFLOW_TEMPORAL_ADDRESS", "GOALFLOW_TEMPORAL_NAMESPACE", "TEMPORAL_ADDRESS",
              "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE")  # fmt: skip
 

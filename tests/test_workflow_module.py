@@ -4,6 +4,10 @@ the settings (SPEC: activities do all I/O)."""
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 FORBIDDEN = ("shared.db", "shared.settings", "shared.eventbus", "sqlalchemy", "sqlmodel", "httpx", "psycopg")
 
 
