@@ -19,11 +19,11 @@ KEY_CACHE_SECONDS = 10.0
 
 
 class KeyRing:
-    """Checks keys against the database, and remembers the answers a moment."""
+    """Checks keys against the database, and remembers an active key a moment."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._known: dict[str, tuple[str | None, float]] = {}
+        self._known: dict[str, tuple[str, float]] = {}
 
     async def scope_of(self, key: str) -> str | None:
         """The scope of an active key; None for an unknown or revoked one."""
@@ -38,7 +38,8 @@ class KeyRing:
                 return row.scope if row else None
 
         scope = await run_db(self.engine, read)
-        self._known[hashed] = (scope, time.monotonic() + KEY_CACHE_SECONDS)
+        if scope is not None:  # Only real keys: unknown ones would grow this without bound.
+            self._known[hashed] = (scope, time.monotonic() + KEY_CACHE_SECONDS)
         return scope
 
 
