@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import definition_schema
 from api.auth import KeyRing
 from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
@@ -58,8 +59,9 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    for module in (health, contacts, automations, enrollments, events, appointments):
+    for module in (health, contacts, automations, enrollments, events, appointments, definition_schema):
         app.include_router(module.router)
+    definition_schema.document(app)
     app.add_middleware(BodyLimit, limit=DEFINITION_BYTES)
 
     @app.exception_handler(StarletteHTTPException)

@@ -2,7 +2,9 @@
 against the real time-skipping server and each database."""
 
 import asyncio
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -399,3 +401,21 @@ async def test_a_method_a_path_does_not_take_gets_405_naming_every_one_it_does(s
     ):
         response = await stack.http.request(method, url)
         assert (response.status_code, response.headers["allow"]) == (405, allowed), (method, url)
+
+
+EXAMPLE = json.loads((Path(__file__).parent.parent / "examples" / "nurture.json").read_text())
+
+
+async def test_the_definition_is_a_typed_union_in_the_openapi_and_for_editors(stack: Stack) -> None:
+    spec = await stack.get("/openapi.json")
+    body = spec["paths"]["/automations"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/AutomationDefinition"} and body["examples"]
+    definition = spec["components"]["schemas"]["AutomationDefinition"]
+    steps = definition["properties"]["steps"]["items"]
+    assert steps["discriminator"]["propertyName"] == "type"
+    assert steps["discriminator"]["mapping"]["send_email"] == "#/components/schemas/SendEmail"
+    assert set(spec["components"]["schemas"]["SendEmail"]["required"]) >= {"id", "type", "subject", "body"}
+    for_editors = await stack.get("/schemas/automation.json")
+    assert for_editors["properties"].keys() == definition["properties"].keys()
+    assert for_editors["properties"]["steps"]["items"]["discriminator"]["mapping"]["wait"] == "#/$defs/Wait"
+    assert set(EXAMPLE) <= set(for_editors["properties"])

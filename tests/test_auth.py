@@ -21,7 +21,7 @@ from tests.conftest import Stack, binary, make_stack
 
 pytestmark = pytest.mark.workflow
 
-PUBLIC = ("/health", "/openapi.json", "/docs", "/redoc")
+PUBLIC = ("/health", "/openapi.json", "/docs", "/redoc", "/schemas/automation.json")
 # What an event forwarder needs (the `events` scope); every other GET is `read`, the rest `admin`.
 FORWARDER = {
     ("POST", "/events"), ("PUT", "/appointments/{appointment_id}"), ("POST", "/contacts"),

@@ -35,7 +35,10 @@ EXAMPLE = {
 }
 
 
-DefinitionBody = Annotated[dict[str, Any], Body(examples=[EXAMPLE])]
+DefinitionBody = Annotated[
+    dict[str, Any],
+    Body(openapi_examples={"nurture": {"summary": "Nurture until purchase", "value": EXAMPLE}}),
+]
 # Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.definition.
 SAVING: dict[int | str, dict[str, Any]] = {
     **too_large(DEFINITION_BYTES, "The definition"),
