@@ -20,12 +20,12 @@ from api import definition_schema
 from api.auth import KeyRing
 from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
-from shared import db
-from shared.contacts import Conflict, NotFound
-from shared.definition import DefinitionError
-from shared.eventbus import EventBus
-from shared.limits import DEFINITION_BYTES
+from shared.domain.definition import DefinitionError
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.limits import DEFINITION_BYTES
+from shared.services.events import EventBus
 from shared.settings import settings
+from shared.store import db
 from shared.temporal import connect
 
 log = logging.getLogger("goalflow.api")

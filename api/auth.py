@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from shared import keys
-from shared.db import run_db
+from shared.store import keys
+from shared.store.db import run_db
 
 _bearer = HTTPBearer(auto_error=False, description="An API key, from `goalflow keys create --scope S`")
 # A key checked is trusted this long: a revoked one is refused within it.

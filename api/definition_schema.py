@@ -1,7 +1,7 @@
 """The automation definition's JSON Schema (a union of step types discriminated
 on `type`): the body of `POST` and `PUT /automations` in the OpenAPI, and
 `GET /schemas/automation.json` (public) for editors. The routes still validate
-with `shared.definition.parse_definition`, whose 422s name the step and field."""
+with `shared.domain.definition.parse_definition`, whose 422s name the step and field."""
 
 import copy
 from functools import cache
@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from shared.definition import Automation
-from shared.ids import ID_PATTERN
+from shared.domain.definition import Automation
+from shared.domain.ids import ID_PATTERN
 
 router = APIRouter(tags=["schemas"])
 BODY = "AutomationDefinition"

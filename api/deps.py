@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
-from shared.db import run_db
-from shared.eventbus import EventBus
+from shared.services.events import EventBus
+from shared.store.db import run_db
 
 T = TypeVar("T")
 

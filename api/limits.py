@@ -1,4 +1,4 @@
-"""Request bodies over their limit are refused with 413 (shared.limits): the
+"""Request bodies over their limit are refused with 413 (shared.domain.limits): the
 largest limit, a definition's, by a middleware that refuses a body before it is
 read whole; a smaller one (an event's) by a dependency of its route."""
 
@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.limits import size
+from shared.domain.limits import size
 
 
 def body_limit(limit: int, what: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from shared.paging import Page, cursor_of, parse_cursor
+from shared.domain.paging import Page, cursor_of, parse_cursor
 
 T = TypeVar("T")
 

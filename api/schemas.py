@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.ids import Id
+from shared.domain.ids import Id
 
 Tag = Field(min_length=1, max_length=200)
 

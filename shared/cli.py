@@ -5,10 +5,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from shared import keys as api_keys
-from shared.contacts import NotFound
-from shared.db import MIGRATIONS, make_engine
+from shared.domain.errors import NotFound
 from shared.settings import settings
+from shared.store import keys as api_keys
+from shared.store.db import MIGRATIONS, make_engine
 
 app = typer.Typer(help="goalflow's command line.", no_args_is_help=True)
 database = typer.Typer(help="goalflow's database (GOALFLOW_DATABASE_URL).", no_args_is_help=True)

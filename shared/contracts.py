@@ -9,9 +9,9 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 from temporalio.common import SearchAttributeKey
 
-from shared.definition import Plan
-from shared.events import Event
-from shared.limits import EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
+from shared.domain.definition import Plan
+from shared.domain.events import Event
+from shared.domain.limits import EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class EnrollmentState(BaseModel):
 def carried(state: EnrollmentState, now: datetime, loop_window: timedelta) -> EnrollmentState:
     """What a run hands to the next one when it continues as new, its history
     saved to the database already: the latest event ids seen, events logged and
-    messages sent, each within its budget in bytes (shared.limits). The
+    messages sent, each within its budget in bytes (shared.domain.limits). The
     messages are all in the outbox; the latest are kept for email goals (G8)."""
     messages = _latest(state.messages, MESSAGES_BYTES, lambda m: len(m.message_id) + len(m.step_id) + 48)
     recent = {step: [t for t in times if now - t < loop_window] for step, times in state.recent_runs.items()}

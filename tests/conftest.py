@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from shared.contracts import SEARCH_ATTRIBUTES
-from shared.db import EnrollmentRow, make_engine
+from shared.store.db import EnrollmentRow, make_engine
 from shared.temporal import data_converter
 from worker.main import running_worker
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from shared.db import make_engine
+from shared.store.db import make_engine
 from tests.builders import NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
 

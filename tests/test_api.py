@@ -15,8 +15,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from shared.contracts import EVENT_SIGNAL
-from shared.db import EnrollmentRow
-from shared.events import Event
+from shared.domain.events import Event
+from shared.store.db import EnrollmentRow
 from tests.builders import email, goal, tag_added, wait
 from tests.conftest import Stack, make_stack, time_skipping_server
 

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from shared import keys
-from shared.db import ApiKey
+from shared.store import keys
+from shared.store.db import ApiKey
 from tests.conftest import Stack, binary, make_stack
 
 pytestmark = pytest.mark.workflow

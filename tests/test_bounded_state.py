@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from shared import enrollments
 from shared.contracts import EnrollmentState, HistoryChunk, HistoryEntry, MessageRef, carried, event_bytes
-from shared.db import EnrollmentRow, HistoryRow, Message
-from shared.events import Event
-from shared.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
+from shared.domain.events import Event
+from shared.domain.limits import CARRIED_STATE_BYTES, EVENT_LOG_BYTES, MESSAGES_BYTES, SEEN_EVENT_IDS_BYTES
+from shared.store import enrollments
+from shared.store.db import EnrollmentRow, HistoryRow, Message
 from tests.builders import input_bytes
 from tests.conftest import Stack
 from worker.enrollment import HISTORY_ENTRIES_PER_RUN, LOOP_WINDOW

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.cache import BytesLRU
+from shared.store.cache import BytesLRU
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.conditions import Condition, evaluate
-from shared.definition import DefinitionError, IfElse, parse_definition
+from shared.domain.conditions import Condition, evaluate
+from shared.domain.definition import DefinitionError, IfElse, parse_definition
 
 pytestmark = pytest.mark.unit
 

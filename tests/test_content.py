@@ -14,8 +14,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.common import WorkflowIDReusePolicy
 
 from shared.contracts import WORKFLOW_NAME
-from shared.db import AutomationVersion, utcnow
-from shared.limits import DEFINITION_BYTES, EVENT_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, MiB
+from shared.domain.limits import DEFINITION_BYTES, EVENT_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, MiB
+from shared.store.db import AutomationVersion, utcnow
 from tests.builders import html_email, input_bytes, wait
 from tests.conftest import Stack
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from shared.db import make_engine
+from shared.store.db import make_engine
 
 pytestmark = pytest.mark.db
 
 # Each process imports first, then creates the tables at the same instant as the others.
 CREATE = """
 import sys, time
-from shared.db import make_engine
+from shared.store.db import make_engine
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 make_engine(sys.argv[1])
 """

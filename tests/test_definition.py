@@ -1,5 +1,5 @@
 """SPEC §1: a definition is validated before it is saved, and each error names
-the step and the field. Pure: `shared.definition.parse_definition`."""
+the step and the field. Pure: `shared.domain.definition.parse_definition`."""
 
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.definition import Automation, DefinitionError, Problem, parse_definition
+from shared.domain.definition import Automation, DefinitionError, Problem, parse_definition
 
 pytestmark = pytest.mark.unit
 

@@ -20,9 +20,9 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from devstack import DevStack, binary, free_port
-from shared.db import EnrollmentRow, Message, make_engine
-from shared.limits import CARRIED_STATE_BYTES
-from shared.reconcile import Sweep
+from shared.domain.limits import CARRIED_STATE_BYTES
+from shared.services.reconcile import Sweep
+from shared.store.db import EnrollmentRow, Message, make_engine
 from shared.temporal import connect
 
 pytestmark = pytest.mark.e2e

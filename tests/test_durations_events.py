@@ -1,5 +1,5 @@
-"""ISO 8601 durations (`shared.durations`) and the event model of SPEC §4
-(`shared.events`): pure parsing and validation."""
+"""ISO 8601 durations (`shared.domain.durations`) and the event model of SPEC §4
+(`shared.domain.events`): pure parsing and validation."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.durations import Duration, format_duration, parse_duration, short_duration
-from shared.events import Event
+from shared.domain.durations import Duration, format_duration, parse_duration, short_duration
+from shared.domain.events import Event
 
 pytestmark = pytest.mark.unit
 

@@ -304,7 +304,7 @@ async def test_g10_the_same_event_twice_counts_once(stack: Stack) -> None:
     assert again == first == {"event_id": event["id"], "delivered_to": [enrollment]}
     # A redelivery that bypasses the API (a forwarder's retry racing the sweep) too.
     from shared.contracts import EVENT_SIGNAL
-    from shared.events import Event
+    from shared.domain.events import Event
 
     await stack.client.get_workflow_handle(enrollment).signal(EVENT_SIGNAL, Event.model_validate(event))
     await stack.event(contact, "custom", name="y")

@@ -1,4 +1,4 @@
-"""SPEC §3 goal rules as pure decisions: `shared.goals` and `shared.criteria`,
+"""SPEC §3 goal rules as pure decisions: `shared.domain.goals` and `shared.domain.criteria`,
 without Temporal or a database. The end-to-end versions are in test_goal_rules.py."""
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from shared.criteria import AppointmentCriterion, CustomCriterion, matches, rearms
-from shared.definition import Automation, Goal, parse_definition
-from shared.events import Event
-from shared.goals import GoalDecision, counts, on_arrival, on_event
+from shared.domain.criteria import AppointmentCriterion, CustomCriterion, matches, rearms
+from shared.domain.definition import Automation, Goal, parse_definition
+from shared.domain.events import Event
+from shared.domain.goals import GoalDecision, counts, on_arrival, on_event
 
 pytestmark = pytest.mark.unit
 

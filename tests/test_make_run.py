@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session
 
 from devstack import free_port
-from shared.db import Contact, make_engine
+from shared.store.db import Contact, make_engine
 from tests.conftest import DATABASES, POSTGRES_URL, fresh_engine
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, SQLModel, select
 
-from shared.db import BEFORE_MIGRATIONS, MIGRATIONS, Contact, EnrollmentRow, EventRow, HistoryRow, make_engine
+from shared.store.db import (
+    BEFORE_MIGRATIONS,
+    MIGRATIONS,
+    Contact,
+    EnrollmentRow,
+    EventRow,
+    HistoryRow,
+    make_engine,
+)
 from tests.conftest import DATABASES, POSTGRES_URL, binary, fresh_engine
 
 pytestmark = pytest.mark.db

@@ -6,10 +6,10 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from shared import enrollments
 from shared.contracts import RegisterInput, TagInput
-from shared.db import EnrollmentRow, EventRow, utcnow
-from shared.eventbus import EventBus
+from shared.services.events import EventBus
+from shared.store import enrollments
+from shared.store.db import EnrollmentRow, EventRow, utcnow
 from tests.builders import DAY, email, wait
 from tests.conftest import Stack
 from worker.activities import Activities

@@ -8,7 +8,15 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-FORBIDDEN = ("shared.db", "shared.settings", "shared.eventbus", "sqlalchemy", "sqlmodel", "httpx", "psycopg")
+FORBIDDEN = (
+    "shared.store.db",
+    "shared.settings",
+    "shared.services.events",
+    "sqlalchemy",
+    "sqlmodel",
+    "httpx",
+    "psycopg",
+)
 
 
 def test_the_workflow_module_imports_no_database_or_settings() -> None:

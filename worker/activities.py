@@ -8,7 +8,6 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from shared import contacts, enrollments
 from shared.contracts import (
     AttributeInput,
     ContactSnapshot,
@@ -22,9 +21,11 @@ from shared.contracts import (
     TagInput,
     TagResult,
 )
-from shared.db import Contact, EventRow, StepRun, run_db
-from shared.eventbus import EventBus, from_row
-from shared.events import Event
+from shared.domain.events import Event
+from shared.services.events import EventBus
+from shared.store import contacts, enrollments
+from shared.store.db import Contact, EventRow, StepRun, run_db
+from shared.store.events import from_row
 from worker.content import ContentMismatch, step_content
 from worker.email import EmailProvider, OutgoingEmail, RenderError, merge_fields, render
 

@@ -11,10 +11,10 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from shared.cache import PerEngine
-from shared.db import AutomationVersion
-from shared.definition import Step, content_of, digest
-from shared.limits import MiB
+from shared.domain.definition import Step, content_of, digest
+from shared.domain.limits import MiB
+from shared.store.cache import PerEngine
+from shared.store.db import AutomationVersion
 from worker.email import compile_template
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)

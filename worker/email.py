@@ -9,7 +9,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from shared.db import Contact, Message, insert_new, utcnow
+from shared.store.db import Contact, Message, insert_new, utcnow
 
 _templates = ImmutableSandboxedEnvironment()
 

@@ -1,5 +1,5 @@
 """The enrollment workflow: an interpreter of one pinned automation version for
-one contact. Goal rules come from `shared.goals`; all I/O is in activities."""
+one contact. Goal rules come from `shared.domain.goals`; all I/O is in activities."""
 
 import asyncio
 from collections.abc import Callable
@@ -11,8 +11,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from shared import goals
-    from shared.conditions import evaluate
     from shared.contracts import (
         CURRENT_STEP,
         EVENT_SIGNAL,
@@ -38,8 +36,10 @@ with workflow.unsafe.imports_passed_through():
         carried,
         event_bytes,
     )
-    from shared.criteria import matches
-    from shared.definition import (
+    from shared.domain import goals
+    from shared.domain.conditions import evaluate
+    from shared.domain.criteria import matches
+    from shared.domain.definition import (
         END,
         AddTag,
         End,
@@ -53,9 +53,9 @@ with workflow.unsafe.imports_passed_through():
         Wait,
         WaitForEvent,
     )
-    from shared.durations import short_duration
-    from shared.events import Event
-    from shared.limits import EVENT_LOG_BYTES
+    from shared.domain.durations import short_duration
+    from shared.domain.events import Event
+    from shared.domain.limits import EVENT_LOG_BYTES
 
 T = TypeVar("T")
 

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from shared import db
-from shared.eventbus import EventBus
-from shared.reconcile import Sweep
+from shared.services.events import EventBus
+from shared.services.reconcile import Sweep
 from shared.settings import settings
+from shared.store import db
 from shared.temporal import connect
 from worker.activities import Activities
 from worker.email import OutboxProvider

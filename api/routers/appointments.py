@@ -5,8 +5,8 @@ from fastapi import APIRouter
 from api.auth import guarded
 from api.deps import BusDep
 from api.schemas import AppointmentIn
-from shared.contacts import set_appointment
-from shared.events import Event
+from shared.domain.events import Event
+from shared.store.contacts import set_appointment
 
 router = APIRouter(tags=["appointments"])
 

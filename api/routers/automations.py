@@ -7,12 +7,12 @@ from api.auth import guarded
 from api.deps import DbDep
 from api.limits import too_large
 from api.paging import PAGED, PageDep, one_page
-from shared.contacts import Conflict, NotFound
-from shared.db import AutomationRow, AutomationVersion, utcnow
-from shared.definition import DefinitionError, Problem, parse_definition
-from shared.ids import is_id, new_id
-from shared.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
-from shared.paging import paged
+from shared.domain.definition import DefinitionError, Problem, parse_definition
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.ids import is_id, new_id
+from shared.domain.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
+from shared.store.db import AutomationRow, AutomationVersion, utcnow
+from shared.store.paging import paged
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
@@ -39,7 +39,7 @@ DefinitionBody = Annotated[
     dict[str, Any],
     Body(openapi_examples={"nurture": {"summary": "Nurture until purchase", "value": EXAMPLE}}),
 ]
-# Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.definition.
+# Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.domain.definition.
 SAVING: dict[int | str, dict[str, Any]] = {
     **too_large(DEFINITION_BYTES, "The definition"),
     422: {

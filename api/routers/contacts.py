@@ -9,12 +9,13 @@ from api.auth import guarded
 from api.deps import BusDep, ClientDep, DbDep
 from api.paging import PAGED, PageDep, one_page
 from api.schemas import ContactFields, ContactIn, TagIn
-from shared import contacts, enrollments, reconcile
 from shared.contracts import EnrollmentSnapshot
-from shared.db import Contact, Message
-from shared.events import Event
-from shared.ids import new_id
-from shared.paging import paged
+from shared.domain.events import Event
+from shared.domain.ids import new_id
+from shared.services import reconcile
+from shared.store import contacts, enrollments
+from shared.store.db import Contact, Message
+from shared.store.paging import paged
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 log = logging.getLogger("goalflow.api")

@@ -15,8 +15,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import guarded
 from api.deps import ClientDep, Db, DbDep, TaskQueueDep
 from api.schemas import EnrollIn
-from shared import enrollments, reconcile
-from shared.contacts import Conflict
 from shared.contracts import (
     AUTOMATION_ID,
     AUTOMATION_VERSION,
@@ -31,7 +29,10 @@ from shared.contracts import (
     EnrollmentView,
     RegisterInput,
 )
-from shared.db import utcnow
+from shared.domain.errors import Conflict
+from shared.services import reconcile
+from shared.store import enrollments
+from shared.store.db import utcnow
 
 router = APIRouter(tags=["enrollments"])
 

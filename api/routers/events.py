@@ -5,9 +5,9 @@ from fastapi import APIRouter, Response, status
 from api.auth import guarded
 from api.deps import BusDep, DbDep
 from api.limits import body_limit, too_large
-from shared.contacts import get_contact
-from shared.events import Event
-from shared.limits import EVENT_BYTES
+from shared.domain.events import Event
+from shared.domain.limits import EVENT_BYTES
+from shared.store.contacts import get_contact
 
 router = APIRouter(tags=["events"])
 

@@ -12,8 +12,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, true
 from sqlmodel import Session, col, select
 
-from shared.cache import PerEngine
-from shared.contacts import Conflict, NotFound, get_contact
 from shared.contracts import (
     EnrollmentSnapshot,
     EnrollmentView,
@@ -22,7 +20,15 @@ from shared.contracts import (
     MessageRef,
     RegisterInput,
 )
-from shared.db import (
+from shared.domain.definition import Automation, Plan, plan_of
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.events import Event, signalled
+from shared.domain.ids import enrollment_id
+from shared.domain.limits import MiB
+from shared.domain.paging import WHOLE, Page
+from shared.store.cache import PerEngine
+from shared.store.contacts import get_contact
+from shared.store.db import (
     AutomationRow,
     AutomationVersion,
     Contact,
@@ -33,12 +39,8 @@ from shared.db import (
     insert_new,
     utcnow,
 )
-from shared.definition import Automation, Plan, plan_of
-from shared.eventbus import from_row
-from shared.events import Event, signalled
-from shared.ids import enrollment_id
-from shared.limits import MiB
-from shared.paging import WHOLE, Page, paged
+from shared.store.events import from_row
+from shared.store.paging import paged
 
 
 @dataclass(frozen=True)

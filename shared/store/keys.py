@@ -6,9 +6,9 @@ import secrets
 
 from sqlmodel import Session, col, select
 
-from shared.contacts import NotFound
-from shared.db import ApiKey, utcnow
-from shared.ids import new_id
+from shared.domain.errors import NotFound
+from shared.domain.ids import new_id
+from shared.store.db import ApiKey, utcnow
 
 SCOPES = ("admin", "events", "read")
 

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.ids import Id
+from shared.domain.ids import Id
 
 EventType = Literal[
     "email.opened",
@@ -30,7 +30,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "custom": ("name",),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
-# The data fields that criteria read (shared.criteria): all an enrollment is
+# The data fields that criteria read (shared.domain.criteria): all an enrollment is
 # sent of an event, so its signals and history stay small whatever else a sender
 # put in `data`. The whole event stays in the database.
 SIGNALLED_DATA = ("message_id", "link_id", "tag", "calendar_id", "appointment_id", "status", "name", "value")

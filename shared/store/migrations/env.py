@@ -1,10 +1,10 @@
-"""Alembic's entry: migrations run on the connection `shared.db.migrate` hands
+"""Alembic's entry: migrations run on the connection `shared.store.db.migrate` hands
 over, which holds the lock that keeps the API and the worker from migrating at once."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import shared.db  # noqa: F401  (the tables, on SQLModel.metadata)
+import shared.store.db  # noqa: F401  (the tables, on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import Event
+from shared.domain.events import Event
 
 EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
 AppointmentStatus = Literal["new", "confirmed", "showed"]

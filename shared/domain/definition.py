@@ -9,10 +9,10 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from shared.conditions import Condition
-from shared.criteria import CRITERION_TYPES, Criterion, EmailCriterion
-from shared.durations import Duration
-from shared.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
+from shared.domain.conditions import Condition
+from shared.domain.criteria import CRITERION_TYPES, Criterion, EmailCriterion
+from shared.domain.durations import Duration
+from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 END = "end"

@@ -14,38 +14,17 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.contacts import apply_event
 from shared.contracts import EVENT_SIGNAL
-from shared.db import EnrollmentRow, EventRow, run_db, utcnow
-from shared.events import Event, signalled
-
-
-def to_row(event: Event) -> EventRow:
-    return EventRow(
-        id=event.id,
-        contact_id=event.contact_id,
-        type=event.type,
-        occurred_at=event.occurred_at,
-        data=event.data,
-        received_at=utcnow(),
-    )
-
-
-def from_row(row: EventRow | Row[Any]) -> Event:
-    """An event from its stored row, or from a row of those columns."""
-    return Event(
-        id=row.id,
-        contact_id=row.contact_id,
-        type=row.type,  # type: ignore[arg-type]
-        occurred_at=row.occurred_at,
-        data=row.data,
-    )
+from shared.domain.events import Event, signalled
+from shared.store.contacts import apply_event
+from shared.store.db import EnrollmentRow, EventRow, run_db, utcnow
+from shared.store.events import from_row, to_row
 
 
 class EventBus:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from shared.criteria import matches, rearms
-from shared.definition import Automation, Goal
-from shared.events import Event
+from shared.domain.criteria import matches, rearms
+from shared.domain.definition import Automation, Goal
+from shared.domain.events import Event
 
 
 @dataclass(frozen=True)

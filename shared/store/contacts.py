@@ -7,17 +7,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shared.db import Appointment, Contact, utcnow
-from shared.events import Event
-
-
-class NotFound(LookupError):
-    def __init__(self, what: str, id: str):
-        super().__init__(f"{what} '{id}' not found")
-
-
-class Conflict(Exception):
-    pass
+from shared.domain.errors import Conflict, NotFound
+from shared.domain.events import Event
+from shared.store.db import Appointment, Contact, utcnow
 
 
 def get_contact(session: Session, contact_id: str) -> Contact:

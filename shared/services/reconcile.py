@@ -21,7 +21,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from shared.contracts import STATE_QUERY, EnrollmentSnapshot, HistoryEntry, Status
-from shared.db import EnrollmentRow, HistoryRow, Message, run_db, utcnow
+from shared.store.db import EnrollmentRow, HistoryRow, Message, run_db, utcnow
 
 log = logging.getLogger("goalflow.reconcile")
 

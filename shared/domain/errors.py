@@ -1,0 +1,10 @@
+"""What the services refuse: the API maps each to its status code."""
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str, id: str):
+        super().__init__(f"{what} '{id}' not found")
+
+
+class Conflict(Exception):
+    pass

@@ -1,0 +1,1 @@
+"""Services: the operations the API, the worker and (later) triggers share."""

@@ -1,0 +1,1 @@
+"""Storage: the tables, migrations and the reads and writes of each record."""
