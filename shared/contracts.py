@@ -167,50 +167,6 @@ class HistoryChunk(BaseModel):
     entries: list[HistoryEntry]
 
 
-class ContactSnapshot(BaseModel):
-    tags: list[str]
-    attributes: dict[str, Any]
-
-
-class SendEmailInput(BaseModel):
-    key: str
-    enrollment_id: str
-    contact_id: str
-    # The content is fetched from here, and checked against the plan's digest.
-    automation_id: str
-    version: int
-    step_id: str
-    digest: str | None
-
-
-class SendResult(BaseModel):
-    message_id: str | None = None
-    skipped: str | None = None
-
-
-class TagInput(BaseModel):
-    key: str
-    contact_id: str
-    tag: str
-    add: bool
-    # The enrollment running the step: it applies the event from the result, so
-    # it is not signalled. None in runs recorded before that (`tag-events-applied-here`).
-    enrollment_id: str | None = None
-
-
-class TagResult(BaseModel):
-    changed: bool
-    events: list[Event]
-
-
-class AttributeInput(BaseModel):
-    key: str
-    contact_id: str
-    attribute: str
-    op: Literal["set", "unset", "increment", "decrement"]
-    value: Any = None
-
-
 class SentMessagesInput(BaseModel):
     enrollment_id: str
     # The oldest messages, which the enrollment recorded and then forgot.

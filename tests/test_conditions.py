@@ -7,7 +7,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from shared.domain.conditions import Condition, evaluate
-from shared.domain.definition import DefinitionError, IfElse, parse_definition
+from shared.domain.definition import DefinitionError, parse_definition
+from shared.domain.steps.if_else import IfElse
 
 pytestmark = pytest.mark.unit
 

@@ -378,7 +378,7 @@ async def test_a_send_a_crash_left_unrecorded_is_recorded_though_a_goal_skipped_
     cut_short = OutgoingEmail(
         f"{enrollment}/followup/1", enrollment, "followup", contact, "cut@short.io", "Hi", "B"
     )
-    message_id = OutboxProvider(stack.engine).send(cut_short)
+    message_id = await OutboxProvider(stack.engine).send(cut_short)
     await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
     state = await stack.until(enrollment, lambda s: s["status"] == "completed")
     assert state["messages"] == [{"message_id": message_id, "step_id": "followup", "channel": "email"}]

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from shared.domain.criteria import AppointmentCriterion, CustomCriterion, matches, rearms
-from shared.domain.definition import Automation, Goal, parse_definition
+from shared.domain.definition import Automation, parse_definition
 from shared.domain.events import Event
 from shared.domain.goals import GoalDecision, counts, on_arrival, on_event
+from shared.domain.steps.goal import Goal
 
 pytestmark = pytest.mark.unit
 

@@ -6,14 +6,17 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from shared.contracts import RegisterInput, TagInput
+from shared.contracts import RegisterInput
 from shared.services.events import EventBus
 from shared.store import enrollments
 from shared.store.db import EnrollmentRow, EventRow, utcnow
 from tests.builders import DAY, email, wait
 from tests.conftest import Stack
-from worker.activities import Activities
+from worker.activities.base import Deps
+from worker.activities.enrollment import EnrollmentActivities
+from worker.activities.tags import TagActivities
 from worker.email import OutboxProvider
+from worker.steps.tags import TagInput
 
 pytestmark = pytest.mark.workflow
 
@@ -196,7 +199,9 @@ async def test_a_retried_tag_step_repeats_nothing_and_hands_back_its_event(stack
     """A crash after the step's transaction: the retry must not add a second
     event, and must return the first one, which its enrollment has not applied."""
     contact = await stack.contact()
-    activities = Activities(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    activities = TagActivities(
+        Deps(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    )
     step = TagInput(key="en.1/tag/1", contact_id=contact, tag="vip", add=True, enrollment_id="en.1")
     first = await ActivityEnvironment().run(activities.change_tag, step)
     retry = await ActivityEnvironment().run(activities.change_tag, step)
@@ -213,7 +218,8 @@ async def test_registering_an_enrollment_records_it_once_and_hands_back_the_even
     there is one row, and the contact's events since enrolling come back."""
     contact = await stack.contact()
     await stack.event(contact, "custom", name="visited", value="old")
-    activities = Activities(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    deps = Deps(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    activities = EnrollmentActivities(deps)
     for seq in (1, 2):
         entry = RegisterInput(
             enrollment_id=f"en.{contact}.{seq}", automation_id="en", version=1,

@@ -11,8 +11,9 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from shared.domain.definition import Step, content_of, digest
+from shared.domain.definition import content_of, digest
 from shared.domain.limits import MiB
+from shared.domain.steps import Step
 from shared.store.cache import PerEngine
 from shared.store.db import AutomationVersion
 from worker.email import compile_template

@@ -9,7 +9,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from shared.store.db import Contact, Message, insert_new, utcnow
+from shared.store.db import Contact, Message, insert_new, run_db, utcnow
 
 _templates = ImmutableSandboxedEnvironment()
 
@@ -50,8 +50,10 @@ class OutgoingEmail:
 
 
 class EmailProvider(Protocol):
-    def send(self, email: OutgoingEmail) -> str:
-        """Deliver `email` at most once per idempotency key; return its message id."""
+    async def send(self, email: OutgoingEmail) -> str:
+        """Deliver `email` at most once per idempotency key; return its message id.
+        A provider that talks to the network does so on the event loop, never on
+        the database thread."""
         ...
 
 
@@ -67,7 +69,10 @@ class OutboxProvider:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def send(self, email: OutgoingEmail) -> str:
+    async def send(self, email: OutgoingEmail) -> str:
+        return await run_db(self.engine, lambda: self._store(email))
+
+    def _store(self, email: OutgoingEmail) -> str:
         message_id = message_id_for(email.idempotency_key)
         with Session(self.engine) as session:
             if insert_new(session, Message, message_id=message_id, created_at=utcnow(), **email.__dict__):

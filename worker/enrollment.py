@@ -1,5 +1,6 @@
 """The enrollment workflow: an interpreter of one pinned automation version for
-one contact. Goal rules come from `shared.domain.goals`; all I/O is in activities."""
+one contact. Each step type's handler is in `worker.steps`, the goal rules are
+in `shared.domain.goals`, and all I/O is in activities."""
 
 import asyncio
 from collections.abc import Callable
@@ -18,8 +19,6 @@ with workflow.unsafe.imports_passed_through():
         REMOVE_UPDATE,
         STATE_QUERY,
         WORKFLOW_NAME,
-        AttributeInput,
-        ContactSnapshot,
         EnrollmentInput,
         EnrollmentSnapshot,
         EnrollmentState,
@@ -28,34 +27,19 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         MessageRef,
         RegisterInput,
-        SendEmailInput,
-        SendResult,
         SentMessagesInput,
-        TagInput,
-        TagResult,
         carried,
         event_bytes,
     )
     from shared.domain import goals
-    from shared.domain.conditions import evaluate
-    from shared.domain.criteria import matches
-    from shared.domain.definition import (
-        END,
-        AddTag,
-        End,
-        Goal,
-        GoTo,
-        IfElse,
-        PlannedSend,
-        PlannedStep,
-        RemoveTag,
-        UpdateAttribute,
-        Wait,
-        WaitForEvent,
-    )
+    from shared.domain.definition import END
     from shared.domain.durations import short_duration
     from shared.domain.events import Event
     from shared.domain.limits import EVENT_LOG_BYTES
+    from shared.domain.steps import PlannedStep
+    from shared.domain.steps.wait_for_event import WaitForEvent
+    from worker.steps import HANDLERS
+    from worker.steps.wait_for_event import meets
 
 T = TypeVar("T")
 
@@ -71,7 +55,6 @@ ERROR_CHARS = 1000
 LOOP_BUDGET = 50
 LOOP_WINDOW = timedelta(minutes=30)
 RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
-TAG_EVENTS_APPLIED_HERE = "tag-events-applied-here"
 # The history is saved before continuing as new, a run continues as new once its
 # history holds HISTORY_ENTRIES_PER_RUN entries, and the state is bounded in bytes.
 # Asked where it first matters, so an enrollment that never gets there records no marker.
@@ -103,7 +86,7 @@ class EnrollmentWorkflow:
         try:
             if input.state is None:
                 # Events stored before this enrollment could be signalled (SPEC §4).
-                caught_up = await self._local(
+                caught_up = await self.local(
                     "register_enrollment",
                     RegisterInput(**input.model_dump(include=set(RegisterInput.model_fields))),
                     list[Event],
@@ -135,26 +118,26 @@ class EnrollmentWorkflow:
 
     async def _finish(self) -> None:
         await self._record_cut_short_sends()
-        await self._local("finish_enrollment", FinishInput(view=self.view()), type(None))
+        await self.local("finish_enrollment", FinishInput(view=self.view()), type(None))
 
     def _cancelled(self) -> None:
         state = self.state
         if state.position is not None:
-            self._record(self.automation.steps[state.position].id, "cancelled")
-        self._end("removed", "cancelled in Temporal")
+            self.record(self.automation.steps[state.position].id, "cancelled")
+        self.end("removed", "cancelled in Temporal")
 
     async def _next(self) -> None:
         state = self.state
         if self.removal:
-            return self._end("removed", self.removal)
+            return self.end("removed", self.removal)
         if state.move_to:
             self._apply_move()
         if state.position is None:
-            return self._end("completed", "reached the last step")
+            return self.end("completed", "reached the last step")
         step = self.automation.steps[state.position]
         if not state.entered:
             if self._over_budget(step):
-                return self._end(
+                return self.end(
                     "failed",
                     f"loop budget exceeded: step '{step.id}' ran {LOOP_BUDGET} times in "
                     f"{int(LOOP_WINDOW.total_seconds() // 60)} minutes",
@@ -171,7 +154,7 @@ class EnrollmentWorkflow:
 
     async def _run(self, step: PlannedStep) -> int | None:
         try:
-            return await self._run_step(step)
+            return await HANDLERS[step.type](self, step)
         except (ActivityError, ApplicationError) as error:
             if self._cancelled_in_temporal(error):
                 raise
@@ -179,150 +162,8 @@ class EnrollmentWorkflow:
             # the step is recorded as failed and the contact goes on (SPEC §2).
             # A local activity's failure arrives unwrapped, as the ApplicationError.
             cause = error.cause if isinstance(error, ActivityError) and error.cause else error
-            self._record(step.id, "failed", error=str(cause)[:ERROR_CHARS])
-            return self._after(step)
-
-    async def _run_step(self, step: PlannedStep) -> int | None:
-        match step:
-            case PlannedSend():
-                return await self._send_email(step)
-            case Wait():
-                return await self._wait(step)
-            case WaitForEvent():
-                return await self._wait_for_event(step)
-            case IfElse():
-                return await self._if_else(step)
-            case AddTag() | RemoveTag():
-                return await self._change_tag(step)
-            case UpdateAttribute():
-                return await self._update_attribute(step)
-            case GoTo():
-                self._record(step.id, "done", target=step.target)
-                return self.automation.index(step.target)
-            case Goal():
-                return await self._goal(step)
-            case End():
-                self._end("completed", f"reached end step '{step.id}'")
-                return None
-        raise AssertionError(f"unhandled step {step!r}")
-
-    # ---- steps ----------------------------------------------------------
-
-    async def _send_email(self, step: PlannedSend) -> int | None:
-        result = await self._local(
-            "send_email",
-            SendEmailInput(
-                key=self._key(step),
-                enrollment_id=self.input.enrollment_id,
-                contact_id=self.input.contact_id,
-                automation_id=self.input.automation_id,
-                version=self.input.version,
-                step_id=step.id,
-                digest=step.digest,
-            ),
-            SendResult,
-            step,
-        )
-        if result.message_id:
-            self.state.messages.append(MessageRef(message_id=result.message_id, step_id=step.id))
-            self._record(step.id, "done", message_id=result.message_id)
-        else:
-            self._record(step.id, "skipped", reason=result.skipped)
-        return self._after(step)
-
-    async def _wait(self, step: Wait) -> int | None:
-        if not self.state.waiting:
-            self.state.deadline = step.until or workflow.now() + step.duration  # type: ignore[operator]
-            self._start_holding(step, until=self.state.deadline.isoformat())
-        if await self._hold(step):
-            self._record(step.id, "done")
-        return self._after(step)
-
-    async def _wait_for_event(self, step: WaitForEvent) -> int | None:
-        state = self.state
-        if not state.waiting:
-            state.deadline = workflow.now() + step.timeout
-            state.wait_matched = None
-            if step.since == "enrollment":
-                earlier = next((e for e in state.event_log if self._meets(step, e)), None)
-                state.wait_matched = earlier.id if earlier else None
-            self._start_holding(step, until=state.deadline.isoformat())
-        timed_out = await self._hold(step, lambda: state.wait_matched is not None)
-        if state.wait_matched is not None:
-            self._record(step.id, "event_matched", event_id=state.wait_matched)
-            return self._branch(step, step.on_event)
-        if timed_out:
-            self._record(step.id, "timed_out")
-            return self._branch(step, step.on_timeout)
-        return None
-
-    async def _if_else(self, step: IfElse) -> int | None:
-        contact = await self._local("load_contact", self.input.contact_id, ContactSnapshot, step)
-        result = evaluate(step.condition, set(contact.tags), contact.attributes)
-        self._record(step.id, "branched", branch="then" if result else "else")
-        return self._branch(step, step.then if result else step.else_)
-
-    async def _change_tag(self, step: AddTag | RemoveTag) -> int | None:
-        tag = TagInput(
-            key=self._key(step), contact_id=self.input.contact_id, tag=step.tag, add=isinstance(step, AddTag)
-        )
-        events: list[Event] = []
-        if workflow.patched(TAG_EVENTS_APPLIED_HERE):
-            here = tag.model_copy(update={"enrollment_id": self.input.enrollment_id})
-            result = await self._local("change_tag", here, TagResult, step)
-            changed, events = result.changed, result.events
-        else:  # Runs recorded before: the event came back as a signal.
-            changed = await self._local("change_tag", tag, bool, step)
-        self._record(
-            step.id,
-            "done" if changed else "skipped",
-            **({} if changed else {"reason": "tag already in that state"}),
-        )
-        for event in events:
-            self.on_event(event)
-        return self._after(step)
-
-    async def _update_attribute(self, step: UpdateAttribute) -> int | None:
-        value = await self._local(
-            "update_attribute",
-            AttributeInput(
-                key=self._key(step),
-                contact_id=self.input.contact_id,
-                attribute=step.attribute,
-                op=step.op,
-                value=step.value,
-            ),
-            dict[str, Any],
-            step,
-        )
-        self._record(step.id, "done", **value)
-        return self._after(step)
-
-    async def _goal(self, step: Goal) -> int | None:
-        state = self.state
-        arrival = goals.on_arrival(step, frozenset(state.goals_met))
-        if arrival == "pass":
-            self._record(step.id, "done", met=True)
-            return self._after(step)
-        if arrival == "end":
-            self._record(step.id, "ended", met=False)
-            self._end("completed", f"goal '{step.id}' not met")
-            return None
-        if arrival == "wait":
-            if not state.waiting:
-                state.deadline = workflow.now() + step.timeout if step.timeout else None
-                self._start_holding(step, until=state.deadline.isoformat() if state.deadline else None)
-            if not await self._hold(step, lambda: step.id in state.goals_met):
-                if step.id in state.goals_met:
-                    self._record(step.id, "done", met=True)
-                    return self._after(step)
-                return None
-            state.goals_passed.append(step.id)
-            self._record(step.id, "timed_out", met=False)
-            return self._branch(step, step.on_timeout)
-        state.goals_passed.append(step.id)
-        self._record(step.id, "done", met=False)
-        return self._after(step)
+            self.record(step.id, "failed", error=str(cause)[:ERROR_CHARS])
+            return self.after(step)
 
     # ---- events, queries, updates -----------------------------------------
 
@@ -354,14 +195,14 @@ class EnrollmentWorkflow:
             move_to = None  # Waiting at this very goal: meeting it ends the wait.
         for goal_id in decision.rearmed:
             state.goals_met.remove(goal_id)
-            self._record(goal_id, "goal_rearmed", event_id=event.id)
+            self.record(goal_id, "goal_rearmed", event_id=event.id)
         for goal_id in decision.met:
             state.goals_met.append(goal_id)
             if goal_id != move_to:
-                self._record(goal_id, "goal_met", event_id=event.id, from_step=here, moved=False)
+                self.record(goal_id, "goal_met", event_id=event.id, from_step=here, moved=False)
         if move_to and move_to != state.move_to:
             state.move_to, state.move_event = move_to, event.id
-        if isinstance(step, WaitForEvent) and state.waiting and self._meets(step, event):
+        if isinstance(step, WaitForEvent) and state.waiting and meets(self, step, event):
             state.wait_matched = state.wait_matched or event.id
         if decision.met or decision.rearmed:
             self._show(step)
@@ -395,7 +236,7 @@ class EnrollmentWorkflow:
 
     # ---- helpers ----------------------------------------------------------
 
-    async def _local(self, name: str, arg: Any, result_type: type[T], step: PlannedStep | None = None) -> T:
+    async def local(self, name: str, arg: Any, result_type: type[T], step: PlannedStep | None = None) -> T:
         """Run activity `name`; a step's own reads "send_email welcome" in the Temporal UI."""
         return await workflow.execute_local_activity(
             name,
@@ -406,26 +247,22 @@ class EnrollmentWorkflow:
             **LOCAL,
         )
 
-    def _key(self, step: PlannedStep) -> str:
+    def key(self, step: PlannedStep) -> str:
         """The idempotency key of this run of `step`."""
         return f"{self.input.enrollment_id}/{step.id}/{self.state.runs[step.id]}"
 
-    def _after(self, step: PlannedStep) -> int | None:
+    def after(self, step: PlannedStep) -> int | None:
         return self.automation.successor(self.automation.index(step.id))
 
-    def _branch(self, step: PlannedStep, target: str | None) -> int | None:
+    def branch(self, step: PlannedStep, target: str | None) -> int | None:
         if target is None:
-            return self._after(step)
+            return self.after(step)
         return None if target == END else self.automation.index(target)
-
-    def _meets(self, step: WaitForEvent, event: Event) -> bool:
-        sent = {m.message_id: m.step_id for m in self.state.messages}
-        return any(matches(c, event, sent) for c in step.criteria)
 
     def _interrupted(self) -> bool:
         return self.state.move_to is not None or self.removal is not None
 
-    async def _hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
+    async def hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
         """Hold the contact at the current step until the deadline (True), or
         until a goal pulls it away, it is removed or `done` holds (False)."""
         while True:
@@ -454,7 +291,7 @@ class EnrollmentWorkflow:
         chunk = HistoryChunk(
             enrollment_id=self.input.enrollment_id, start=state.history_start, entries=saving
         )
-        await self._local("save_history", chunk, type(None))
+        await self.local("save_history", chunk, type(None))
         del state.history[: len(saving)]
         state.history_start += len(saving)
 
@@ -487,19 +324,19 @@ class EnrollmentWorkflow:
             return
         # Messages earlier runs forgot (`messages_start`) were recorded: only later ones may be missing.
         asked = SentMessagesInput(enrollment_id=self.input.enrollment_id, skip=self.state.messages_start)
-        sent = await self._local("sent_messages", asked, list[MessageRef])
+        sent = await self.local("sent_messages", asked, list[MessageRef])
         known = {m.message_id for m in self.state.messages}
         for message in sent:
             if message.message_id not in known:
                 self.state.messages.append(message)
-                self._record(message.step_id, "done", message_id=message.message_id, cut_short=True)
+                self.record(message.step_id, "done", message_id=message.message_id, cut_short=True)
 
     def _apply_move(self) -> None:
         state = self.state
         here = None if state.position is None else self.automation.steps[state.position].id
         target = state.move_to
         assert target is not None
-        self._record(target, "goal_met", event_id=state.move_event, from_step=here, moved=True)
+        self.record(target, "goal_met", event_id=state.move_event, from_step=here, moved=True)
         state.position = self.automation.index(target)
         state.move_to = state.move_event = None
         state.entered = state.waiting = False
@@ -525,23 +362,23 @@ class EnrollmentWorkflow:
             self.event_log_bytes -= event_bytes(dropped)
         del log[:-EVENT_LOG_KEPT]
 
-    def _record(self, step_id: str, outcome: str, **detail: Any) -> None:
+    def record(self, step_id: str, outcome: str, **detail: Any) -> None:
         self.state.history.append(
             HistoryEntry(step_id=step_id, outcome=outcome, at=workflow.now(), detail=detail)
         )
 
-    def _end(self, status: str, reason: str) -> None:
+    def end(self, status: str, reason: str) -> None:
         state = self.state
         state.status = status  # type: ignore[assignment]
         state.end_reason = reason
         state.position = None
         state.entered = state.waiting = False
-        self._record("end", "ended", reason=reason, status=status)
+        self.record("end", "ended", reason=reason, status=status)
         self._show(None)
 
-    def _start_holding(self, step: PlannedStep, until: str | None) -> None:
+    def start_holding(self, step: PlannedStep, until: str | None) -> None:
         self.state.waiting = True
-        self._record(step.id, "waiting", until=until or "met")
+        self.record(step.id, "waiting", until=until or "met")
         self._show(step)
 
     def _show(self, step: PlannedStep | None) -> None:

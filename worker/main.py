@@ -19,7 +19,7 @@ from shared.services.reconcile import Sweep
 from shared.settings import settings
 from shared.store import db
 from shared.temporal import connect
-from worker.activities import Activities
+from worker.activities import Deps, activities
 from worker.email import OutboxProvider
 from worker.enrollment import EnrollmentWorkflow
 
@@ -27,7 +27,6 @@ log = logging.getLogger("goalflow.worker")
 
 
 def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False) -> Worker:
-    activities = Activities(engine, EventBus(engine, client), OutboxProvider(engine))
     return Worker(
         client,
         task_queue=task_queue,
@@ -36,7 +35,7 @@ def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox
         # cost the worker and the server about 4 ms each (bench.enroll_throughput
         # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
-        activities=activities.all(),
+        activities=activities(Deps(engine, EventBus(engine, client), OutboxProvider(engine))),
         # The sandbox re-runs the workflow module for every workflow run and routes
         # each payload through it: a third of the worker's CPU (py-spy). It guards
         # determinism, which the tests' workers and the replay test check with the

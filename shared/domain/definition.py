@@ -1,135 +1,19 @@
-"""Automation definitions (SPEC §1, §2): the step models, the checks a
-definition must pass before it is saved, and the plan an enrollment runs."""
+"""Automation definitions (SPEC §1, §2): the checks a definition must pass
+before it is saved, and the plan an enrollment runs. Each step type's model
+and own checks are in `shared.domain.steps`."""
 
 import hashlib
 import json
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.domain.conditions import Condition
-from shared.domain.criteria import CRITERION_TYPES, Criterion, EmailCriterion
-from shared.domain.durations import Duration
+from shared.domain.criteria import CRITERION_TYPES
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
-
-StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-END = "end"
-
-
-class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    # The fields that hold message content. They stay in the database under the
-    # immutable (automation, version, step); an enrollment's plan carries their digest.
-    CONTENT: ClassVar[tuple[str, ...]] = ()
-    # The content fields that are Jinja2 templates.
-    TEMPLATES: ClassVar[tuple[str, ...]] = ()
-
-    id: StepId
-    # Overrides list order: the step to run after this one.
-    next: StepId | None = None
-
-
-class SendEmail(_Step):
-    CONTENT = ("subject", "body", "sender")
-    TEMPLATES = ("subject", "body")
-
-    type: Literal["send_email"]
-    subject: str = Field(min_length=1)
-    body: str = Field(min_length=1)
-    sender: str | None = None
-
-
-class PlannedSend(_Step):
-    """A send step as its enrollment sees it: the digest of its content."""
-
-    # Enrollments started before content by reference carry the content itself: accepted, unused.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    type: Literal["send_email"]
-    # None in those older inputs: their send fetches the content unchecked.
-    digest: str | None = None
-
-
-class Wait(_Step):
-    type: Literal["wait"]
-    duration: Duration | None = None
-    until: AwareDatetime | None = None
-
-
-class WaitForEvent(_Step):
-    type: Literal["wait_for_event"]
-    criteria: list[Criterion] = Field(min_length=1)
-    timeout: Duration
-    on_event: StepId | None = None
-    on_timeout: StepId | None = None
-    # `enrollment`: an event earlier in this enrollment already satisfies the wait.
-    since: Literal["arrival", "enrollment"] = "arrival"
-
-
-class IfElse(_Step):
-    type: Literal["if_else"]
-    condition: Condition
-    then: StepId | None = None
-    else_: StepId | None = Field(default=None, alias="else")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class AddTag(_Step):
-    type: Literal["add_tag"]
-    tag: str = Field(min_length=1, max_length=200)
-
-
-class RemoveTag(_Step):
-    type: Literal["remove_tag"]
-    tag: str = Field(min_length=1, max_length=200)
-
-
-class UpdateAttribute(_Step):
-    type: Literal["update_attribute"]
-    attribute: str = Field(min_length=1, max_length=200)
-    op: Literal["set", "unset", "increment", "decrement"] = "set"
-    value: Any = None
-
-
-class GoTo(_Step):
-    type: Literal["go_to"]
-    target: StepId
-
-
-class Goal(_Step):
-    type: Literal["goal"]
-    criteria: list[Criterion] = Field(min_length=1)
-    if_unmet: Literal["end", "continue", "wait"] = "continue"
-    timeout: Duration | None = None
-    # A step id, or `end`; by default the contact goes on after the goal.
-    on_timeout: StepId | None = None
-
-
-class End(_Step):
-    type: Literal["end"]
-
-
-Step = Annotated[
-    SendEmail | Wait | WaitForEvent | IfElse | AddTag | RemoveTag | UpdateAttribute | GoTo | Goal | End,
-    Field(discriminator="type"),
-]
-STEP_TYPES = (
-    "send_email",
-    "wait",
-    "wait_for_event",
-    "if_else",
-    "add_tag",
-    "remove_tag",
-    "update_attribute",
-    "go_to",
-    "goal",
-    "end",
-)
-# Steps that hold the contact until time passes, so a loop through one cannot spin.
-WAITING_TYPES = ("wait", "wait_for_event")
+from shared.domain.steps import END, STEP_TYPES, Branch, PlannedStep, Problem, Step, StepBase
+from shared.domain.steps.goal import Goal
 
 
 class _Flow(BaseModel):
@@ -161,12 +45,6 @@ class Automation(_Flow):
     steps: list[Step] = Field(min_length=1)
 
 
-PlannedStep = Annotated[
-    PlannedSend | Wait | WaitForEvent | IfElse | AddTag | RemoveTag | UpdateAttribute | GoTo | Goal | End,
-    Field(discriminator="type"),
-]
-
-
 class Plan(_Flow):
     """What an enrollment runs: its version's structure (step ids, types,
     successors, criteria, conditions, durations), each step's content by digest.
@@ -178,7 +56,7 @@ class Plan(_Flow):
     steps: list[PlannedStep]
 
 
-def content_of(step: _Step) -> dict[str, Any]:
+def content_of(step: StepBase) -> dict[str, Any]:
     return step.model_dump(mode="json", include=set(step.CONTENT))
 
 
@@ -195,12 +73,6 @@ def plan_of(automation: Automation) -> Plan:
             step = {**structure, "digest": digest(content_of(step))}
         steps.append(step)
     return Plan.model_validate({"steps": steps})
-
-
-class Problem(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str = "value_error"
 
 
 class DefinitionError(Exception):
@@ -253,69 +125,23 @@ def _problem(raw: Any, error: Any) -> Problem:
 
 
 def find_problems(automation: Automation) -> list[Problem]:
-    """The checks that need the whole definition: ids, jump targets, email goals,
-    loops without a wait, and template syntax."""
+    """The checks that need the whole definition: ids, jump targets, each step
+    type's own checks, loops without a wait, template syntax and the structure's size."""
     problems: list[Problem] = []
     ids: dict[str, int] = {}
     for i, step in enumerate(automation.steps):
         if step.id == END:
-            problems.append(Problem(loc=["steps", i, "id"], msg="step 'end': the id 'end' is reserved"))
+            problems.append(step.problem(i, "id", "the id 'end' is reserved"))
         elif step.id in ids:
-            problems.append(
-                Problem(
-                    loc=["steps", i, "id"], msg=f"step '{step.id}': duplicate id (also step {ids[step.id]})"
-                )
-            )
+            problems.append(step.problem(i, "id", f"duplicate id (also step {ids[step.id]})"))
         ids.setdefault(step.id, i)
-    send_steps = {s.id for s in automation.steps if isinstance(s, SendEmail)}
-
-    def check_target(i: int, field: str, target: str | None, may_end: bool = True) -> None:
-        if target is not None and target not in ids and not (may_end and target == END):
-            step = automation.steps[i]
-            problems.append(
-                Problem(loc=["steps", i, field], msg=f"step '{step.id}': no step '{target}' to go to")
-            )
-
     for i, step in enumerate(automation.steps):
-        check_target(i, "next", step.next)
-        match step:
-            case GoTo():
-                check_target(i, "target", step.target, may_end=False)
-            case IfElse():
-                check_target(i, "then", step.then)
-                check_target(i, "else", step.else_)
-            case WaitForEvent():
-                check_target(i, "on_event", step.on_event)
-                check_target(i, "on_timeout", step.on_timeout)
-            case Goal():
-                check_target(i, "on_timeout", step.on_timeout)
-                if step.if_unmet != "wait" and (step.timeout or step.on_timeout):
-                    problems.append(
-                        Problem(
-                            loc=["steps", i, "timeout"],
-                            msg=f"step '{step.id}': timeout applies only to if_unmet 'wait'",
-                        )
-                    )
-            case Wait():
-                if (step.duration is None) == (step.until is None):
-                    problems.append(
-                        Problem(
-                            loc=["steps", i, "duration"],
-                            msg=f"step '{step.id}': give exactly one of duration and until",
-                        )
-                    )
+        targets = [Branch(step.next, "next"), *(b for b in step.branches() if b.target is not None)]
+        for target, field, _, may_end in targets:
+            if target is not None and target not in ids and not (may_end and target == END):
+                problems.append(step.problem(i, field, f"no step '{target}' to go to"))
+        problems.extend(step.problems(i, automation))
         problems.extend(_template_problems(i, step))
-        if isinstance(step, Goal | WaitForEvent):
-            for c, criterion in enumerate(step.criteria):
-                if isinstance(criterion, EmailCriterion):
-                    for name in criterion.steps:
-                        if name not in send_steps:
-                            problems.append(
-                                Problem(
-                                    loc=["steps", i, "criteria", c, "steps"],
-                                    msg=f"step '{step.id}': no send_email step '{name}'",
-                                )
-                            )
     if not problems:
         problems.extend(_spinning_loops(automation))
     if not problems:
@@ -323,7 +149,7 @@ def find_problems(automation: Automation) -> list[Problem]:
     return problems
 
 
-def _template_problems(i: int, step: _Step) -> list[Problem]:
+def _template_problems(i: int, step: StepBase) -> list[Problem]:
     problems = []
     for field in step.TEMPLATES:
         template = getattr(step, field)
@@ -367,30 +193,14 @@ def _edges(automation: Automation, i: int) -> list[tuple[int, str, bool]]:
     """Where step i can lead: (step index, the field that says so, whether the
     contact waits on the way)."""
     step = automation.steps[i]
-    waits = step.type in WAITING_TYPES
-    branches: list[tuple[str | None, str, bool]]
-    match step:
-        case End():
-            return []
-        case GoTo():
-            branches = [(step.target, "target", False)]
-        case IfElse():
-            branches = [(step.then, "then", False), (step.else_, "else", False)]
-        case WaitForEvent():
-            branches = [(step.on_event, "on_event", True), (step.on_timeout, "on_timeout", True)]
-        case Goal():
-            # A met goal passes at once; its timeout branch is taken only after waiting.
-            branches = [(None, "next", False), (step.on_timeout, "on_timeout", step.if_unmet == "wait")]
-        case _:
-            branches = [(None, "next", waits)]
     edges = []
-    for target, field, waited in branches:
+    for target, field, waits, _ in step.branches():
         if target is None:
             following, field = automation.successor(i), "next" if step.next else field
         else:
             following = None if target == END else automation.index(target)
         if following is not None:
-            edges.append((following, field, waited or waits))
+            edges.append((following, field, waits))
     return edges
 
 

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Literal
 
 from shared.domain.criteria import matches, rearms
-from shared.domain.definition import Automation, Goal
+from shared.domain.definition import Automation
 from shared.domain.events import Event
+from shared.domain.steps.goal import Goal
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,33 @@
+"""The step types: one module each, with its model, its own definition checks
+and where it can lead (`docs/adding-a-step.md`). This registry is the one place
+that lists them."""
+
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from shared.domain.steps import (
+    add_tag,
+    end,
+    go_to,
+    goal,
+    if_else,
+    remove_tag,
+    send_email,
+    update_attribute,
+    wait,
+    wait_for_event,
+)
+from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId
+
+MODULES = (send_email, wait, wait_for_event, if_else, add_tag, remove_tag, update_attribute, go_to, goal, end)
+
+MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
+# What an enrollment's plan holds of each: its structure, content by digest.
+PLANNED: tuple[type[StepBase], ...] = tuple(getattr(m, "PLANNED", m.MODEL) for m in MODULES)
+STEP_TYPES: tuple[str, ...] = tuple(m.model_fields["type"].annotation.__args__[0] for m in MODELS)  # type: ignore[union-attr]
+
+Step = Annotated[Union[MODELS], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+PlannedStep = Annotated[Union[PLANNED], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+
+__all__ = ["END", "MODELS", "STEP_TYPES", "Branch", "PlannedStep", "Problem", "Step", "StepBase", "StepId"]

@@ -1,0 +1,74 @@
+"""What every step type shares: its id and `next`, the fields that hold content,
+where it can lead, and a place for its own definition checks."""
+
+from typing import Annotated, Any, ClassVar, NamedTuple, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.criteria import EmailCriterion
+
+StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+END = "end"
+
+
+class Problem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str = "value_error"
+
+
+class Branch(NamedTuple):
+    """A way out of a step: to `target` (None: the step that follows; `end`),
+    named by `field`, and whether the contact waits on the way."""
+
+    target: str | None
+    field: str
+    waits: bool = False
+    # False where the field must name a step (`go_to`'s target).
+    may_end: bool = True
+
+
+class Flow(Protocol):
+    """The whole definition, as a step's own checks see it."""
+
+    steps: list[Any]
+
+    def index(self, step_id: str) -> int: ...
+
+
+class StepBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The fields that hold message content. They stay in the database under the
+    # immutable (automation, version, step); an enrollment's plan carries their digest.
+    CONTENT: ClassVar[tuple[str, ...]] = ()
+    # The content fields that are Jinja2 templates.
+    TEMPLATES: ClassVar[tuple[str, ...]] = ()
+    # Whether a message this step sends can meet an email criterion (G8).
+    SENDS_EMAIL: ClassVar[bool] = False
+
+    id: StepId
+    # Overrides list order: the step to run after this one.
+    next: StepId | None = None
+
+    def branches(self) -> list[Branch]:
+        """Where the step can lead. By default to the step that follows, at once."""
+        return [Branch(None, "next")]
+
+    def problems(self, position: int, flow: Flow) -> list[Problem]:
+        """The step's own checks that need the whole definition; its fields are valid."""
+        return []
+
+    def problem(self, position: int, field: str | int, msg: str, *loc: str | int) -> Problem:
+        return Problem(loc=["steps", position, field, *loc], msg=f"step '{self.id}': {msg}")
+
+
+def criteria_problems(step: StepBase, position: int, flow: Flow, criteria: list[Any]) -> list[Problem]:
+    """An email criterion names send steps of this definition."""
+    senders = {s.id for s in flow.steps if s.SENDS_EMAIL}
+    return [
+        step.problem(position, "criteria", f"no send_email step '{name}'", c, "steps")
+        for c, criterion in enumerate(criteria)
+        if isinstance(criterion, EmailCriterion)
+        for name in criterion.steps
+        if name not in senders
+    ]

@@ -1,0 +1,27 @@
+"""The activity side: every activity the worker runs. The step types that do
+I/O each list their group here, one line each (`docs/adding-a-step.md`)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from worker.activities.base import ActivityGroup, Deps
+from worker.activities.contacts import ContactActivities
+from worker.activities.enrollment import EnrollmentActivities
+from worker.activities.send_email import SendEmailActivities
+from worker.activities.tags import TagActivities
+from worker.activities.update_attribute import AttributeActivities
+
+GROUPS: tuple[type[ActivityGroup], ...] = (
+    EnrollmentActivities,
+    ContactActivities,
+    SendEmailActivities,
+    TagActivities,
+    AttributeActivities,
+)
+
+
+def activities(deps: Deps) -> list[Callable[..., Any]]:
+    return [activity for group in GROUPS for activity in group(deps).all()]
+
+
+__all__ = ["Deps", "activities"]

@@ -1,0 +1,56 @@
+"""`send_email`: the content by reference, the contact, then rendering and the
+provider's send, off the database thread."""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from shared.store.db import Contact
+from worker.activities.base import ActivityGroup
+from worker.content import ContentMismatch, StepContent, step_content
+from worker.email import OutgoingEmail, RenderError, merge_fields, render
+from worker.steps.send_email import SendEmailInput, SendResult
+
+
+class SendEmailActivities(ActivityGroup):
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.send_email]
+
+    @activity.defn(name="send_email")
+    async def send_email(self, step: SendEmailInput) -> SendResult:
+        def read(session: Session) -> tuple[StepContent, Contact | None]:
+            content = step_content(self.engine, step.automation_id, step.version, step.step_id, step.digest)
+            return content, session.get(Contact, step.contact_id)
+
+        try:
+            content, contact = await self.db(read)
+        except ContentMismatch as error:
+            raise ApplicationError(str(error), non_retryable=True) from None
+        if contact is None:
+            return SendResult(skipped="contact no longer exists")
+        if contact.blocklisted or contact.unsubscribed:
+            return SendResult(
+                skipped="contact is " + ("blocklisted" if contact.blocklisted else "unsubscribed")
+            )
+        if not contact.email:
+            return SendResult(skipped="contact has no email address")
+        fields = merge_fields(contact)
+        try:
+            subject = render(content.templates["subject"], fields)
+            body = render(content.templates["body"], fields)
+        except RenderError as error:
+            raise ApplicationError(str(error), non_retryable=True) from None
+        email = OutgoingEmail(
+            idempotency_key=step.key,
+            enrollment_id=step.enrollment_id,
+            step_id=step.step_id,
+            contact_id=step.contact_id,
+            to=contact.email,
+            subject=subject,
+            body=body,
+            sender=content.fields["sender"],
+        )
+        return SendResult(message_id=await self.deps.email.send(email))

@@ -1,0 +1,20 @@
+"""The workflow side of each step type: its handler, found here by type. The
+one place that lists them (`docs/adding-a-step.md`)."""
+
+from worker.steps import end, go_to, goal, if_else, send_email, tags, update_attribute, wait, wait_for_event
+from worker.steps.base import Enrollment, Handler
+
+HANDLERS: dict[str, Handler] = {
+    "send_email": send_email.run,
+    "wait": wait.run,
+    "wait_for_event": wait_for_event.run,
+    "if_else": if_else.run,
+    "add_tag": tags.run,
+    "remove_tag": tags.run,
+    "update_attribute": update_attribute.run,
+    "go_to": go_to.run,
+    "goal": goal.run,
+    "end": end.run,
+}
+
+__all__ = ["HANDLERS", "Enrollment", "Handler"]

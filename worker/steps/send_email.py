@@ -1,0 +1,44 @@
+"""`send_email` in the workflow: one activity fetches the content by reference,
+renders and sends it; the message is remembered for email goals (G8)."""
+
+from pydantic import BaseModel
+
+from shared.contracts import MessageRef
+from shared.domain.steps.send_email import PlannedSendEmail
+from worker.steps.base import Enrollment
+
+
+class SendEmailInput(BaseModel):
+    key: str
+    enrollment_id: str
+    contact_id: str
+    # The content is fetched from here, and checked against the plan's digest.
+    automation_id: str
+    version: int
+    step_id: str
+    digest: str | None
+
+
+class SendResult(BaseModel):
+    message_id: str | None = None
+    skipped: str | None = None
+
+
+async def run(enrollment: Enrollment, step: PlannedSendEmail) -> int | None:
+    entry = enrollment.input
+    send = SendEmailInput(
+        key=enrollment.key(step),
+        enrollment_id=entry.enrollment_id,
+        contact_id=entry.contact_id,
+        automation_id=entry.automation_id,
+        version=entry.version,
+        step_id=step.id,
+        digest=step.digest,
+    )
+    result = await enrollment.local("send_email", send, SendResult, step)
+    if result.message_id:
+        enrollment.state.messages.append(MessageRef(message_id=result.message_id, step_id=step.id))
+        enrollment.record(step.id, "done", message_id=result.message_id)
+    else:
+        enrollment.record(step.id, "skipped", reason=result.skipped)
+    return enrollment.after(step)
