@@ -4,7 +4,7 @@ renders and sends it; the message is remembered for email goals (G8)."""
 from pydantic import BaseModel
 
 from shared.contracts import MessageRef
-from shared.domain.steps.send_email import PlannedSendEmail
+from shared.domain.steps.base import Planned
 from worker.steps.base import Enrollment
 
 
@@ -24,7 +24,7 @@ class SendResult(BaseModel):
     skipped: str | None = None
 
 
-async def run(enrollment: Enrollment, step: PlannedSendEmail) -> int | None:
+async def run(enrollment: Enrollment, step: Planned) -> int | None:
     entry = enrollment.input
     send = SendEmailInput(
         key=enrollment.key(step),

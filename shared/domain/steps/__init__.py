@@ -18,13 +18,13 @@ from shared.domain.steps import (
     wait,
     wait_for_event,
 )
-from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId
+from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId, planned
 
 MODULES = (send_email, wait, wait_for_event, if_else, add_tag, remove_tag, update_attribute, go_to, goal, end)
 
 MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
 # What an enrollment's plan holds of each: its structure, content by digest.
-PLANNED: tuple[type[StepBase], ...] = tuple(getattr(m, "PLANNED", m.MODEL) for m in MODULES)
+PLANNED: tuple[type[StepBase], ...] = tuple(planned(m.MODEL) for m in MODULES)
 STEP_TYPES: tuple[str, ...] = tuple(m.model_fields["type"].annotation.__args__[0] for m in MODELS)  # type: ignore[union-attr]
 
 Step = Annotated[Union[MODELS], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007

@@ -3,7 +3,7 @@ where it can lead, and a place for its own definition checks."""
 
 from typing import Annotated, Any, ClassVar, NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared.domain.criteria import EmailCriterion
 
@@ -60,6 +60,30 @@ class StepBase(BaseModel):
 
     def problem(self, position: int, field: str | int, msg: str, *loc: str | int) -> Problem:
         return Problem(loc=["steps", position, field, *loc], msg=f"step '{self.id}': {msg}")
+
+
+class Planned(StepBase):
+    """A step with content as its enrollment's plan holds it: its structure and
+    the digest of its content (`shared.domain.definition.plan_of`)."""
+
+    # Enrollments started before content by reference carry the content itself: accepted, unused.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    # None in those older inputs: their step fetches the content unchecked.
+    digest: str | None = None
+
+
+def planned(model: type[StepBase]) -> type[StepBase]:
+    """The model a plan holds of a step type: the step's own, or without its content."""
+    if not model.CONTENT:
+        return model
+    structure = {
+        name: (field.annotation, field)
+        for name, field in model.model_fields.items()
+        if name not in model.CONTENT and name not in StepBase.model_fields
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"Planned{model.__name__}", __base__=Planned, __module__=model.__module__, **structure
+    )
 
 
 def criteria_problems(step: StepBase, position: int, flow: Flow, criteria: list[Any]) -> list[Problem]:

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from shared.domain.steps.base import StepBase
 
@@ -18,16 +18,4 @@ class SendEmail(StepBase):
     sender: str | None = None
 
 
-class PlannedSendEmail(StepBase):
-    """A send step as its enrollment sees it: the digest of its content."""
-
-    # Enrollments started before content by reference carry the content itself: accepted, unused.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    SENDS_EMAIL = True
-
-    type: Literal["send_email"]
-    # None in those older inputs: their send fetches the content unchecked.
-    digest: str | None = None
-
-
-MODEL, PLANNED = SendEmail, PlannedSendEmail
+MODEL = SendEmail
