@@ -124,6 +124,9 @@ class EnrollmentInput(RegisterInput):
     automation: Plan
     # Set when the enrollment continues as new.
     state: EnrollmentState | None = None
+    # How long a step that talks to the network (a send) may take, its retries
+    # included (GOALFLOW_SEND_TIMEOUT, read where the enrollment starts).
+    send_timeout: timedelta = timedelta(minutes=15)
 
 
 class EnrollmentView(BaseModel):

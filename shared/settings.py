@@ -2,7 +2,12 @@
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
+
+from shared.domain.durations import parse_duration
+
+EMAIL_PROVIDERS = ("smtp", "mailgun", "sendgrid", "postmark", "ses")
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,19 @@ class Settings:
     # API keys required (GOALFLOW_AUTH=on, the default) or not (off: loopback only).
     auth: bool
     sweep_seconds: float
+    # Where email goes: smtp://[user:password@]host:port[?tls=starttls|ssl|none].
+    # Unset: messages are only recorded (`make run` sets its own catcher).
+    smtp_url: str | None
+    default_sender: str
+    # Which provider's correlation header the messages carry, for its webhooks.
+    email_provider: str
+    ses_configuration_set: str | None
+    # How long a send may take, retries included, before its step is recorded failed.
+    send_timeout: timedelta
+    # Signs tracking URLs; `make run` keeps one in .goalflow/secret_key.
+    secret_key: bytes | None
+    # Where tracking URLs point: the API as the contacts' mail clients reach it.
+    public_url: str
 
 
 @cache
@@ -28,6 +46,15 @@ def settings() -> Settings:
         workflow_cache=int(os.environ.get("GOALFLOW_WORKFLOW_CACHE", "5000")),
         auth=_on_off("GOALFLOW_AUTH", "on"),
         sweep_seconds=float(os.environ.get("GOALFLOW_SWEEP_SECONDS", "30")),
+        smtp_url=os.environ.get("GOALFLOW_SMTP_URL") or None,
+        default_sender=os.environ.get("GOALFLOW_DEFAULT_SENDER", "goalflow <noreply@goalflow.localhost>"),
+        email_provider=_one_of("GOALFLOW_EMAIL_PROVIDER", EMAIL_PROVIDERS, "smtp"),
+        ses_configuration_set=os.environ.get("GOALFLOW_SES_CONFIGURATION_SET") or None,
+        send_timeout=_duration("GOALFLOW_SEND_TIMEOUT", "PT15M"),
+        secret_key=os.environ["GOALFLOW_SECRET_KEY"].encode()
+        if os.environ.get("GOALFLOW_SECRET_KEY")
+        else None,
+        public_url=os.environ.get("GOALFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
     )
 
 
@@ -36,3 +63,18 @@ def _on_off(name: str, default: str) -> bool:
     if value not in ("on", "off"):
         raise SystemExit(f"{name} is 'on' or 'off', not '{value}'")
     return value == "on"
+
+
+def _one_of(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in allowed:
+        raise SystemExit(f"{name} is one of {', '.join(allowed)}, not '{value}'")
+    return value
+
+
+def _duration(name: str, default: str) -> timedelta:
+    value = os.environ.get(name, default)
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise SystemExit(f"{name} is an ISO 8601 duration such as PT15M, not '{value}': {error}") from None

@@ -30,6 +30,7 @@ from shared.contracts import SEARCH_ATTRIBUTES
 from shared.store.db import EnrollmentRow, make_engine
 from shared.temporal import data_converter
 from worker.main import running_worker
+from worker.outbox import Sending
 
 
 def binary(name: str) -> str | None:
@@ -210,16 +211,25 @@ class make_stack:
     """The API in-process (over ASGI) and a worker on its own task queue."""
 
     def __init__(
-        self, client: Client, engine: Engine, env: WorkflowEnvironment | None = None, auth: bool = False
+        self,
+        client: Client,
+        engine: Engine,
+        env: WorkflowEnvironment | None = None,
+        auth: bool = False,
+        sending: Sending | None = None,
     ):
         self.client, self.engine, self.env, self.auth = client, engine, env, auth
+        # By default messages are recorded only; tests of delivery pass an SMTP server.
+        self.sending = sending or Sending()
         self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
 
     async def __aenter__(self) -> Stack:
         app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue, auth=self.auth)
         self._lifespan = app.router.lifespan_context(app)
         await self._lifespan.__aenter__()
-        self._worker = running_worker(self.client, self.engine, self.task_queue, strict_sandbox=True)
+        self._worker = running_worker(
+            self.client, self.engine, self.task_queue, strict_sandbox=True, how=self.sending
+        )
         await self._worker.__aenter__()
         self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
         return Stack(self._http, self.client, self.engine, self.env, self.task_queue)

@@ -1,13 +1,22 @@
 """SPEC §1: a definition is validated before it is saved, and each error names
 the step and the field. Pure: `shared.domain.definition.parse_definition`."""
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.domain.definition import Automation, DefinitionError, Problem, parse_definition
+from shared.domain.definition import (
+    Automation,
+    DefinitionError,
+    Problem,
+    content_of,
+    digest,
+    parse_definition,
+)
+from shared.domain.steps.send_email import SendEmail
 
 pytestmark = pytest.mark.unit
 
@@ -439,3 +448,13 @@ def test_fractional_seconds_are_refused_so_a_saved_definition_parses_again_uncha
     automation = parse_definition(definition(wait("blink", "PT90S")))
     saved = automation.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert parse_definition(saved) == automation
+
+
+def test_a_send_saved_before_html_existed_keeps_its_digest() -> None:
+    """Enrollments of versions saved before `html` carry digests of subject, body
+    and sender only: their sends must still match."""
+    step = SendEmail(id="s", type="send_email", subject="S", body="B")
+    before = "sha256:" + hashlib.sha256(b'{"body":"B","sender":null,"subject":"S"}').hexdigest()
+    assert digest(content_of(step)) == before
+    with_html = SendEmail(id="s", type="send_email", subject="S", body="B", html="<p>B</p>")
+    assert digest(content_of(with_html)) != before

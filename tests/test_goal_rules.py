@@ -10,7 +10,8 @@ from temporalio.api.enums.v1 import EventType
 
 from tests.builders import DAY, NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack
-from worker.email import OutboxProvider, OutgoingEmail
+from worker.email import OutgoingEmail
+from worker.outbox import Outbox
 
 pytestmark = pytest.mark.workflow
 
@@ -378,7 +379,7 @@ async def test_a_send_a_crash_left_unrecorded_is_recorded_though_a_goal_skipped_
     cut_short = OutgoingEmail(
         f"{enrollment}/followup/1", enrollment, "followup", contact, "cut@short.io", "Hi", "B"
     )
-    message_id = await OutboxProvider(stack.engine).send(cut_short)
+    message_id = await Outbox(stack.engine).send(cut_short)
     await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
     state = await stack.until(enrollment, lambda s: s["status"] == "completed")
     assert state["messages"] == [{"message_id": message_id, "step_id": "followup", "channel": "email"}]

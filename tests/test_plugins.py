@@ -27,7 +27,7 @@ def test_every_activity_the_workflow_calls_is_registered() -> None:
     called = {name for source in sources for name in re.findall(r'local\(\s*"(\w+)"', source)}
     registered = [
         activity._Definition.must_from_callable(fn).name
-        for fn in activities(Deps(engine=None, bus=None, email=None))  # type: ignore[arg-type]
+        for fn in activities(Deps(engine=None, bus=None, outbox=None))  # type: ignore[arg-type]
     ]
     assert len(registered) == len(set(registered))
     assert called == set(registered)

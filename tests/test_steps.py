@@ -15,7 +15,7 @@ from tests.conftest import Stack
 from worker.activities.base import Deps
 from worker.activities.enrollment import EnrollmentActivities
 from worker.activities.tags import TagActivities
-from worker.email import OutboxProvider
+from worker.outbox import Outbox
 from worker.steps.tags import TagInput
 
 pytestmark = pytest.mark.workflow
@@ -199,9 +199,7 @@ async def test_a_retried_tag_step_repeats_nothing_and_hands_back_its_event(stack
     """A crash after the step's transaction: the retry must not add a second
     event, and must return the first one, which its enrollment has not applied."""
     contact = await stack.contact()
-    activities = TagActivities(
-        Deps(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
-    )
+    activities = TagActivities(Deps(stack.engine, EventBus(stack.engine, stack.client), Outbox(stack.engine)))
     step = TagInput(key="en.1/tag/1", contact_id=contact, tag="vip", add=True, enrollment_id="en.1")
     first = await ActivityEnvironment().run(activities.change_tag, step)
     retry = await ActivityEnvironment().run(activities.change_tag, step)
@@ -218,7 +216,7 @@ async def test_registering_an_enrollment_records_it_once_and_hands_back_the_even
     there is one row, and the contact's events since enrolling come back."""
     contact = await stack.contact()
     await stack.event(contact, "custom", name="visited", value="old")
-    deps = Deps(stack.engine, EventBus(stack.engine, stack.client), OutboxProvider(stack.engine))
+    deps = Deps(stack.engine, EventBus(stack.engine, stack.client), Outbox(stack.engine))
     activities = EnrollmentActivities(deps)
     for seq in (1, 2):
         entry = RegisterInput(

@@ -63,6 +63,8 @@ def _load(engine: Engine, automation_id: str, version: int, step_id: str) -> tup
     content = StepContent(
         digest=digest(fields),
         fields=fields,
-        templates={name: compile_template(fields[name]) for name in step.TEMPLATES},
+        templates={
+            name: compile_template(fields[name]) for name in step.TEMPLATES if fields.get(name) is not None
+        },
     )
-    return content, int(sum(len(fields[name]) for name in step.TEMPLATES) * _WEIGHT_PER_CHAR)
+    return content, int(sum(len(fields.get(name) or "") for name in step.TEMPLATES) * _WEIGHT_PER_CHAR)

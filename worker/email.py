@@ -1,15 +1,12 @@
-"""Email: rendering with merge fields, and the providers that deliver."""
+"""Email: rendering with merge fields, and the message a send hands to the outbox."""
 
-import hashlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from shared.store.db import Contact, Message, insert_new, run_db, utcnow
+from shared.store.db import Contact
 
 _templates = ImmutableSandboxedEnvironment()
 
@@ -47,38 +44,4 @@ class OutgoingEmail:
     subject: str
     body: str
     sender: str | None = None
-
-
-class EmailProvider(Protocol):
-    async def send(self, email: OutgoingEmail) -> str:
-        """Deliver `email` at most once per idempotency key; return its message id.
-        A provider that talks to the network does so on the event loop, never on
-        the database thread."""
-        ...
-
-
-def message_id_for(key: str) -> str:
-    # Derived from the key, so a retried send names the same message.
-    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:20]
-
-
-class OutboxProvider:
-    """The built-in provider: messages land in the `messages` table, which the
-    API lists (`GET /contacts/{id}/messages`)."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    async def send(self, email: OutgoingEmail) -> str:
-        return await run_db(self.engine, lambda: self._store(email))
-
-    def _store(self, email: OutgoingEmail) -> str:
-        message_id = message_id_for(email.idempotency_key)
-        with Session(self.engine) as session:
-            if insert_new(session, Message, message_id=message_id, created_at=utcnow(), **email.__dict__):
-                session.commit()
-                return message_id
-            # A retry of a send that already went out.
-            return session.exec(
-                select(Message.message_id).where(Message.idempotency_key == email.idempotency_key)
-            ).one()
+    html: str | None = None

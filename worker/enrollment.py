@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    is_cancelled_exception,
+)
+from temporalio.exceptions import TimeoutError as OutOfTime
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts import (
@@ -65,6 +72,18 @@ LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Errors the activity marks non-retryable (a template that fails to render)
 # are recorded as a failed step; anything else is retried until it goes through.
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+# Steps that talk to the network: one attempt, and the backoff between attempts.
+ATTEMPT = timedelta(seconds=60)
+REMOTE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+def failure_text(error: BaseException) -> str:
+    """What a failed step records: the activity's own error, and when its time
+    ran out, the last attempt's error with it."""
+    cause = error.cause if isinstance(error, ActivityError) and error.cause else error
+    if isinstance(cause, OutOfTime) and cause.cause is not None:
+        return f"gave up after {cause.message or 'its time ran out'}: {cause.cause}"
+    return str(cause)
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -161,8 +180,7 @@ class EnrollmentWorkflow:
             # Non-retryable failures only (retryable ones retry until they pass):
             # the step is recorded as failed and the contact goes on (SPEC §2).
             # A local activity's failure arrives unwrapped, as the ApplicationError.
-            cause = error.cause if isinstance(error, ActivityError) and error.cause else error
-            self.record(step.id, "failed", error=str(cause)[:ERROR_CHARS])
+            self.record(step.id, "failed", error=failure_text(error)[:ERROR_CHARS])
             return self.after(step)
 
     # ---- events, queries, updates -----------------------------------------
@@ -235,6 +253,33 @@ class EnrollmentWorkflow:
         return self.view()
 
     # ---- helpers ----------------------------------------------------------
+
+    async def remote(
+        self, name: str, arg: Any, result_type: type[T], step: PlannedStep, within: timedelta
+    ) -> T | None:
+        """Run activity `name` as a regular activity, retried with backoff for
+        `within` at most. A goal pull or a removal waits for the attempt in
+        flight, not for later retries: then the answer is None, unless that
+        attempt went through."""
+        handle = workflow.start_activity(
+            name,
+            arg,
+            result_type=result_type,
+            schedule_to_close_timeout=within,
+            start_to_close_timeout=ATTEMPT,
+            retry_policy=REMOTE_RETRY,
+            # Without heartbeats a running attempt is never interrupted: its result counts.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=f"{step.type} {step.id}",
+        )
+        await workflow.wait_condition(lambda: handle.done() or self._interrupted())
+        if handle.done():
+            return await handle
+        handle.cancel()
+        try:
+            return await handle
+        except ActivityError:
+            return None  # Abandoned: between retries, or its attempt in flight failed.
 
     async def local(self, name: str, arg: Any, result_type: type[T], step: PlannedStep | None = None) -> T:
         """Run activity `name`; a step's own reads "send_email welcome" in the Temporal UI."""

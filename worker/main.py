@@ -20,13 +20,16 @@ from shared.settings import settings
 from shared.store import db
 from shared.temporal import connect
 from worker.activities import Deps, activities
-from worker.email import OutboxProvider
 from worker.enrollment import EnrollmentWorkflow
+from worker.outbox import Outbox, Sending
+from worker.smtp import SmtpServer
 
 log = logging.getLogger("goalflow.worker")
 
 
-def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False) -> Worker:
+def build_worker(
+    client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False, how: Sending | None = None
+) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
@@ -35,12 +38,23 @@ def build_worker(client: Client, engine: Engine, task_queue: str, strict_sandbox
         # cost the worker and the server about 4 ms each (bench.enroll_throughput
         # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
-        activities=activities(Deps(engine, EventBus(engine, client), OutboxProvider(engine))),
+        activities=activities(Deps(engine, EventBus(engine, client), Outbox(engine, how or sending()))),
         # The sandbox re-runs the workflow module for every workflow run and routes
         # each payload through it: a third of the worker's CPU (py-spy). It guards
         # determinism, which the tests' workers and the replay test check with the
         # strict sandbox, so a nondeterministic call still fails CI.
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else UnsandboxedWorkflowRunner(),
+    )
+
+
+def sending() -> Sending:
+    """How this worker's messages leave, from GOALFLOW_SMTP_URL and friends."""
+    config = settings()
+    return Sending(
+        smtp=SmtpServer.from_url(config.smtp_url) if config.smtp_url else None,
+        default_sender=config.default_sender,
+        provider=config.email_provider,
+        ses_configuration_set=config.ses_configuration_set,
     )
 
 
@@ -63,9 +77,9 @@ async def sweep(bus: EventBus, ended: Sweep) -> None:
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False
+    client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False, how: Sending | None = None
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(client, engine, task_queue, strict_sandbox)
+    worker = build_worker(client, engine, task_queue, strict_sandbox, how)
     sweeper = asyncio.create_task(sweep(EventBus(engine, client), Sweep(client, engine, task_queue)))
     try:
         async with worker:

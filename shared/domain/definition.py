@@ -57,7 +57,8 @@ class Plan(_Flow):
 
 
 def content_of(step: StepBase) -> dict[str, Any]:
-    return step.model_dump(mode="json", include=set(step.CONTENT))
+    content = step.model_dump(mode="json", include=set(step.CONTENT))
+    return {k: v for k, v in content.items() if v is not None or k not in step.ADDED_CONTENT}
 
 
 def digest(content: dict[str, Any]) -> str:
@@ -153,6 +154,8 @@ def _template_problems(i: int, step: StepBase) -> list[Problem]:
     problems = []
     for field in step.TEMPLATES:
         template = getattr(step, field)
+        if template is None:
+            continue
         length = len(template.encode())
         if length > TEMPLATE_BYTES:
             problems.append(

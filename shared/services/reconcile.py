@@ -125,7 +125,9 @@ def _saved_parts(engine: Engine, row: EnrollmentRow) -> EnrollmentSnapshot:
     """Without a replay: what the database holds, the history its runs saved and its messages."""
     with Session(engine) as session:
         saved = session.exec(select(func.count()).where(HistoryRow.enrollment_id == row.id)).one()
-        sent = session.exec(select(func.count()).where(Message.enrollment_id == row.id)).one()
+        sent = session.exec(
+            select(func.count()).where(Message.enrollment_id == row.id, Message.status == "sent")
+        ).one()
     return EnrollmentSnapshot(
         enrollment_id=row.id, automation_id=row.automation_id, version=row.version,
         contact_id=row.contact_id, status="running", end_reason=None, current_step=None,

@@ -146,6 +146,9 @@ class Message(SQLModel, table=True):
     sender: str | None = None
     subject: str
     body: str
+    html: str | None = None
+    # `sending` until the transport accepts the message (`sent`) or refuses it for good (`refused`).
+    status: str = Field(default="sent", sa_column_kwargs={"server_default": "sent"})
     created_at: datetime = _time(nullable=False)
 
 

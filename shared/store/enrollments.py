@@ -243,7 +243,7 @@ def sent_messages(session: Session, enrollment_id: str, skip: int = 0) -> list[M
     """The messages the outbox holds for an enrollment, oldest first, but the first `skip`."""
     rows = session.exec(
         select(Message.message_id, Message.step_id, Message.channel)
-        .where(Message.enrollment_id == enrollment_id)
+        .where(Message.enrollment_id == enrollment_id, Message.status == "sent")
         .order_by(col(Message.created_at), col(Message.message_id))
         .offset(skip)
     )

@@ -1,5 +1,5 @@
-"""What every group of activities gets: the database, the event bus, the email
-provider. Database work runs on the database thread (`run_db`); network I/O
+"""What every group of activities gets: the database, the event bus, the
+outbox. Database work runs on the database thread (`run_db`); network I/O
 never does."""
 
 from collections.abc import Callable
@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from shared.services.events import EventBus
 from shared.store.db import run_db
-from worker.email import EmailProvider
+from worker.outbox import Outbox
 
 T = TypeVar("T")
 
@@ -20,7 +20,7 @@ T = TypeVar("T")
 class Deps:
     engine: Engine
     bus: EventBus
-    email: EmailProvider
+    outbox: Outbox
 
 
 class ActivityGroup:

@@ -12,6 +12,7 @@ from shared.store.db import Contact
 from worker.activities.base import ActivityGroup
 from worker.content import ContentMismatch, StepContent, step_content
 from worker.email import OutgoingEmail, RenderError, merge_fields, render
+from worker.smtp import SmtpError
 from worker.steps.send_email import SendEmailInput, SendResult
 
 
@@ -39,8 +40,10 @@ class SendEmailActivities(ActivityGroup):
             return SendResult(skipped="contact has no email address")
         fields = merge_fields(contact)
         try:
-            subject = render(content.templates["subject"], fields)
-            body = render(content.templates["body"], fields)
+            subject, body, html = (
+                render(content.templates[name], fields) if name in content.templates else None
+                for name in ("subject", "body", "html")
+            )
         except RenderError as error:
             raise ApplicationError(str(error), non_retryable=True) from None
         email = OutgoingEmail(
@@ -49,8 +52,13 @@ class SendEmailActivities(ActivityGroup):
             step_id=step.step_id,
             contact_id=step.contact_id,
             to=contact.email,
-            subject=subject,
-            body=body,
+            subject=subject,  # type: ignore[arg-type]
+            body=body,  # type: ignore[arg-type]
+            html=html,
             sender=content.fields["sender"],
         )
-        return SendResult(message_id=await self.deps.email.send(email))
+        try:
+            return SendResult(message_id=await self.deps.outbox.send(email))
+        except SmtpError as error:
+            # A 5xx reply is final; anything else is tried again within the send's bound.
+            raise ApplicationError(f"SMTP: {error}", non_retryable=error.permanent) from None

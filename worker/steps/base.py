@@ -3,6 +3,7 @@ handler runs inside the workflow: it is deterministic, imports only the domain
 and the workflow contracts, and does its I/O through `local` (an activity)."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from shared.contracts import EnrollmentInput, EnrollmentState
@@ -19,6 +20,13 @@ class Enrollment(Protocol):
 
     async def local(self, name: str, arg: Any, result_type: type[T], step: Any = None) -> T:
         """Run activity `name`, its summary naming `step` in the Temporal UI."""
+        ...
+
+    async def remote(
+        self, name: str, arg: Any, result_type: type[T], step: Any, within: timedelta
+    ) -> T | None:
+        """Run activity `name` as a regular activity, retried for `within` at most;
+        None when a goal pull or a removal abandoned it."""
         ...
 
     def key(self, step: Any) -> str:

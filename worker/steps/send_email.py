@@ -1,11 +1,15 @@
 """`send_email` in the workflow: one activity fetches the content by reference,
-renders and sends it; the message is remembered for email goals (G8)."""
+renders it and sends it over SMTP; the message is remembered for email goals (G8)."""
 
 from pydantic import BaseModel
+from temporalio import workflow
 
 from shared.contracts import MessageRef
 from shared.domain.steps.base import Planned
 from worker.steps.base import Enrollment
+
+# Sends are regular activities, retried with backoff within the send's bound.
+SENDS_OVER_THE_NETWORK = "sends-over-the-network"
 
 
 class SendEmailInput(BaseModel):
@@ -35,7 +39,16 @@ async def run(enrollment: Enrollment, step: Planned) -> int | None:
         step_id=step.id,
         digest=step.digest,
     )
-    result = await enrollment.local("send_email", send, SendResult, step)
+    if workflow.patched(SENDS_OVER_THE_NETWORK):
+        sent = await enrollment.remote("send_email", send, SendResult, step, entry.send_timeout)
+        if sent is None:
+            state = enrollment.state
+            pulled = {"goal": state.move_to} if state.move_to else {"reason": "removed"}
+            enrollment.record(step.id, "cancelled", **pulled)
+            return None
+        result = sent
+    else:  # Runs recorded before: a local activity, as when sends only wrote the outbox.
+        result = await enrollment.local("send_email", send, SendResult, step)
     if result.message_id:
         enrollment.state.messages.append(MessageRef(message_id=result.message_id, step_id=step.id))
         enrollment.record(step.id, "done", message_id=result.message_id)

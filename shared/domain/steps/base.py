@@ -43,6 +43,9 @@ class StepBase(BaseModel):
     CONTENT: ClassVar[tuple[str, ...]] = ()
     # The content fields that are Jinja2 templates.
     TEMPLATES: ClassVar[tuple[str, ...]] = ()
+    # Content fields added after versions were saved: left out of the digest while
+    # unset, so that the enrollments of those versions keep theirs.
+    ADDED_CONTENT: ClassVar[tuple[str, ...]] = ()
     # Whether a message this step sends can meet an email criterion (G8).
     SENDS_EMAIL: ClassVar[bool] = False
 

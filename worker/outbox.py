@@ -1,0 +1,87 @@
+"""Every message goes through the outbox: recorded first, then handed to the
+transport (SMTP), then marked sent. `GET /contacts/{id}/messages` lists it.
+
+A retried send of the same step run finds its row: marked sent, it is not sent
+again. Still `sending`, the earlier attempt failed or its process died; it is
+sent again. That leaves one window: a process that dies after the server took
+the message and before the row is marked sent sends it twice, at most once per
+crash (bench/smtp_crash.py measures it)."""
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from shared.store.db import Message, insert_new, run_db, utcnow
+from worker.email import OutgoingEmail
+from worker.mime import build
+from worker.smtp import SmtpError, SmtpServer
+
+
+def message_id_for(key: str) -> str:
+    # Derived from the key, so a retried send names the same message.
+    return "msg_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Sending:
+    """How messages leave: the server (None: recorded only), the sender when a
+    step names none, and the provider whose correlation header they carry."""
+
+    smtp: SmtpServer | None = None
+    default_sender: str = "goalflow <noreply@goalflow.localhost>"
+    provider: str = "smtp"
+    ses_configuration_set: str | None = None
+    # Seconds one attempt may take; the activity's own bound covers the retries.
+    attempt_timeout: float = 60
+
+
+class Outbox:
+    def __init__(self, engine: Engine, sending: Sending = Sending()):
+        self.engine = engine
+        self.sending = sending
+
+    async def send(self, email: OutgoingEmail, unsubscribe_url: str | None = None) -> str:
+        """Record and deliver `email` once per idempotency key; its message id."""
+        message_id = message_id_for(email.idempotency_key)
+        sender = email.sender or self.sending.default_sender
+        status = await run_db(self.engine, lambda: self._claim(email, message_id, sender))
+        if status == "sent":
+            return message_id
+        if status == "refused":
+            raise SmtpError("the server refused this message for good before", permanent=True)
+        smtp = self.sending.smtp
+        if smtp is not None:
+            message = build(
+                email,
+                message_id,
+                sender,
+                unsubscribe_url,
+                self.sending.provider,
+                self.sending.ses_configuration_set,
+            )
+            try:
+                await smtp.send(message, attempt_seconds=self.sending.attempt_timeout)
+            except SmtpError as error:
+                if error.permanent:
+                    await run_db(self.engine, lambda: self._mark(message_id, "refused"))
+                raise
+        await run_db(self.engine, lambda: self._mark(message_id, "sent"))
+        return message_id
+
+    def _claim(self, email: OutgoingEmail, message_id: str, sender: str) -> str:
+        with Session(self.engine) as session:
+            fields = {**email.__dict__, "sender": sender}
+            if insert_new(
+                session, Message, message_id=message_id, status="sending", created_at=utcnow(), **fields
+            ):
+                session.commit()
+                return "sending"
+            return session.exec(select(Message.status).where(Message.message_id == message_id)).one()
+
+    def _mark(self, message_id: str, status: str) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(Message).where(col(Message.message_id) == message_id).values(status=status))  # type: ignore[call-overload]
+            session.commit()
