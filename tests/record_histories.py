@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.record_histories [SCENARIO ...]
 
 Runs a few scenarios that together use every step type, a goal move, a
-removal, a cancellation and a continue-as-new on the time-skipping server, and writes each finished workflow's
+removal, a cancellation, a continue-as-new and sends over SMTP (to a server on
+loopback) on the time-skipping server, and writes each finished workflow's
 history to tests/histories/. Without names it records only the scenarios that
 have no history yet: the old ones are what running enrollments were recorded
 with. Record one again only when a change is meant to be incompatible with
@@ -18,11 +19,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from temporalio.client import WorkflowHandle
 
+from devstack import free_port
 from shared.store.db import make_engine
 from tests.builders import NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
+from worker.outbox import Sending
+from worker.smtp import SmtpServer
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -116,6 +121,32 @@ async def history_saved_before_continuing(stack: Stack) -> WorkflowHandle[Any, A
     return stack.client.get_workflow_handle(enrollment, run_id=first_run)
 
 
+async def sends_over_the_network(stack: Stack) -> str:
+    """Sends as regular activities (`sends-over-the-network`): one goes out, one
+    is retried until a goal pull abandons it."""
+    steps = [email("hello"), email("retried"), goal("bought", tag_added("bought"))]
+    contact = await stack.contact(email=f"{GREYLISTED}@example.test")
+    enrollment = await stack.enroll(await stack.automation(steps), contact)
+    await stack.until(enrollment, lambda s: [m["step_id"] for m in s["messages"]] == ["hello"])
+    await asyncio.sleep(2)  # A few refused attempts of `retried`.
+    await stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
+class Greylist:
+    """An SMTP server's handler: takes every message but the second to GREYLISTED."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        to = envelope.rcpt_tos[0]
+        self.seen[to] = self.seen.get(to, 0) + 1
+        return "451 4.7.1 greylisted" if to.startswith(GREYLISTED) and self.seen[to] > 1 else "250 OK"
+
+
+GREYLISTED = "greylisted"
 SCENARIOS = (
     nurture_goal_jump,
     every_step,
@@ -124,6 +155,7 @@ SCENARIOS = (
     sends_by_reference,
     cancelled_in_temporal,
     history_saved_before_continuing,
+    sends_over_the_network,
 )
 
 
@@ -131,10 +163,13 @@ async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     named = sys.argv[1:]
     chosen = [s for s in SCENARIOS if s.__name__ in named or not (named or path_of(s).exists())]
+    smtp = Controller(Greylist(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    sending = Sending(smtp=SmtpServer("127.0.0.1", smtp.port, tls="none"))
     async with time_skipping_server(binary("temporal-test-server")) as env:  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{tmp}/record.db")
-            async with make_stack(env.client, engine, env) as stack:
+            async with make_stack(env.client, engine, env, sending=sending) as stack:
                 for scenario in chosen:
                     recorded = await scenario(stack)
                     if isinstance(recorded, str):
@@ -143,6 +178,7 @@ async def main() -> None:
                     path = path_of(scenario)
                     path.write_text(history.to_json())
                     print(f"{path}: {len(history.events)} events")
+    smtp.stop()
 
 
 def path_of(scenario: Callable[[Stack], Awaitable[Any]]) -> Path:
