@@ -1,7 +1,9 @@
 """`make run`: the whole stack on embedded defaults, in one process tree.
 
 Temporal's dev server (UI on :8233, state in .goalflow/temporal.db), the
-worker and the API (:8000, SQLite in .goalflow/goalflow.db). Ctrl-C stops all
+worker, the API (:8000, SQLite in .goalflow/goalflow.db) and, unless
+GOALFLOW_SMTP_URL names a server, an SMTP catcher on :1025 whose mail
+`GET /dev/mailbox` shows. Ctrl-C stops all
 three; the next run finds the enrollments of the last. The dev-server tests
 start the same stack on free ports through `DevStack`.
 """
@@ -9,6 +11,7 @@ start the same stack on free ports through `DevStack`.
 import argparse
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -20,9 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
 from shared.contracts import SEARCH_ATTRIBUTES
+from shared.store.mailbox import CatchingHandler, Mailbox
 
 # WAL lets readers run beside the writer; synchronous=FULL keeps every
 # committed transaction across a power loss, so nothing acknowledged is lost.
@@ -81,7 +86,10 @@ class DevStack:
     sqlite_pragmas: tuple[str, ...] = SQLITE_PRAGMAS
     dynamic_config: tuple[str, ...] = DYNAMIC_CONFIG
     auth: bool = False
+    # Where the SMTP catcher listens; None: no catcher (GOALFLOW_SMTP_URL, or messages recorded only).
+    smtp_port: int | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    catcher: Controller | None = None
 
     @property
     def temporal_address(self) -> str:
@@ -91,15 +99,41 @@ class DevStack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def mailbox(self) -> Path:
+        return self.home.resolve() / "mailbox"
+
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             **os.environ,
             "GOALFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.home.resolve()}/goalflow.db",
             "GOALFLOW_TEMPORAL_ADDRESS": self.temporal_address,
             "GOALFLOW_TASK_QUEUE": self.task_queue,
             # Keys only when asked for: the stack listens on 127.0.0.1.
             "GOALFLOW_AUTH": "on" if self.auth else "off",
+            "GOALFLOW_SECRET_KEY": os.environ.get("GOALFLOW_SECRET_KEY") or self.secret_key(),
         }
+        if self.smtp_port is not None:
+            env["GOALFLOW_SMTP_URL"] = f"smtp://127.0.0.1:{self.smtp_port}?tls=none"
+            env["GOALFLOW_MAILBOX"] = str(self.mailbox)
+        return env
+
+    def secret_key(self) -> str:
+        """The key that signs tracking URLs, made once and kept with the stack's state."""
+        path = self.home / "secret_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def start_catcher(self) -> None:
+        if self.smtp_port is None:
+            return
+        self.catcher = Controller(
+            CatchingHandler(Mailbox(self.mailbox)), hostname="127.0.0.1", port=self.smtp_port
+        )
+        self.catcher.start()
 
     def temporal_command(self) -> list[str]:
         command = [
@@ -172,6 +206,7 @@ class DevStack:
         _wait_for("API", healthy, process, timeout=60)
 
     def start(self) -> "DevStack":
+        self.start_catcher()
         self.start_temporal()
         self.start_worker()
         self.start_api()
@@ -189,6 +224,9 @@ class DevStack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if name is None and self.catcher is not None:
+            self.catcher.stop()
+            self.catcher = None
 
 
 def _interrupt(*_: object) -> None:
@@ -203,6 +241,7 @@ def main() -> None:
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--smtp-port", type=int, default=1025, help="the SMTP catcher's port")
     args = parser.parse_args()
     stack = DevStack(
         home=args.home,
@@ -212,6 +251,8 @@ def main() -> None:
         # The stack's own database unless the environment names one (PostgreSQL, say).
         database_url=os.environ.get("GOALFLOW_DATABASE_URL") or None,
         auth=os.environ.get("GOALFLOW_AUTH", "off").strip().lower() == "on",
+        # Mail goes to the server the environment names, or to the stack's own catcher.
+        smtp_port=None if os.environ.get("GOALFLOW_SMTP_URL") else args.smtp_port,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     stopped = "goalflow stopped: the API, the worker and the Temporal dev server."
@@ -225,6 +266,11 @@ def main() -> None:
                 "  auth         on: requests need an API key (goalflow keys create --scope admin)\n"
                 if stack.auth
                 else "  auth         off, on 127.0.0.1 only (GOALFLOW_AUTH=on make run requires API keys)\n"
+            )
+            + (
+                f"  mail         caught on 127.0.0.1:{stack.smtp_port}: {stack.api_url}/dev/mailbox\n"
+                if stack.smtp_port is not None
+                else f"  mail         {make_url(os.environ['GOALFLOW_SMTP_URL']).render_as_string()}\n"
             )
             + "Ctrl-C stops everything.",
             flush=True,

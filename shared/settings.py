@@ -34,6 +34,8 @@ class Settings:
     secret_key: bytes | None
     # Where tracking URLs point: the API as the contacts' mail clients reach it.
     public_url: str
+    # The SMTP catcher's mail, which `GET /dev/mailbox` shows (set by `make run`).
+    mailbox: str | None
 
 
 @cache
@@ -55,6 +57,7 @@ def settings() -> Settings:
         if os.environ.get("GOALFLOW_SECRET_KEY")
         else None,
         public_url=os.environ.get("GOALFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        mailbox=os.environ.get("GOALFLOW_MAILBOX") or None,
     )
 
 

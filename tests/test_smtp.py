@@ -3,6 +3,8 @@ a refusal does, and a goal pull while a send is being retried."""
 
 import email
 import email.policy
+import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from devstack import free_port
+from shared.domain.tokens import verify
 from tests.builders import email as send_step
 from tests.builders import goal, tag_added
 from tests.conftest import Stack, make_stack
@@ -21,6 +24,7 @@ from worker.outbox import Sending
 from worker.smtp import SmtpServer
 
 pytestmark = pytest.mark.workflow
+KEY = os.environ["GOALFLOW_SECRET_KEY"].encode()
 
 
 class Mailbox:
@@ -77,7 +81,8 @@ async def test_a_send_goes_out_over_smtp_as_text_and_html_with_its_headers(
     steps = [
         {
             **send_step("welcome", subject="Hi {{ contact.first_name }}"),
-            "html": "<p>Hi {{ contact.first_name }}</p>",
+            "body": "Sale: https://shop.test/sale",
+            "html": '<p>Hi {{ contact.first_name }}, <a href="https://shop.test/sale">sale</a></p>',
         }
     ]
     enrollment = await smtp_stack.enroll(await smtp_stack.automation(steps), contact)
@@ -94,10 +99,20 @@ async def test_a_send_goes_out_over_smtp_as_text_and_html_with_its_headers(
     assert sent["X-Goalflow-Message-Id"] == message_id
     assert sent["X-Mailgun-Variables"] == '{"goalflow_message_id": "' + message_id + '"}'
     assert sent.get_content_type() == "multipart/alternative"
-    parts = {part.get_content_type(): part.get_content().strip() for part in sent.iter_parts()}
-    assert parts == {"text/plain": "Body", "text/html": "<p>Hi Ada</p>"}
+    text, rich = (part.get_content().strip() for part in sent.iter_parts())
+    # Links go through tracked URLs that stand for this message, contact and URL.
+    clicked = {"m": message_id, "c": contact, "u": "https://shop.test/sale"}
+    [tracked] = re.findall(r"http://127.0.0.1:8000/t/c/(\S+)", text)
+    assert text == f"Sale: http://127.0.0.1:8000/t/c/{tracked}" and verify(KEY, "c", tracked) == clicked
+    [tracked_html] = re.findall(r'href="http://127.0.0.1:8000/t/c/([^"]+)"', rich)
+    assert verify(KEY, "c", tracked_html) == clicked and rich.startswith("<p>Hi Ada, <a")
+    [opened] = re.findall(r'<img src="http://127.0.0.1:8000/t/o/([^"]+)"', rich)
+    assert verify(KEY, "o", opened) == {"m": message_id, "c": contact}
+    unsubscribe = sent["List-Unsubscribe"].removeprefix("<http://127.0.0.1:8000/t/u/").removesuffix(">")
+    assert verify(KEY, "u", unsubscribe) == {"m": message_id, "c": contact}
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     [listed] = await smtp_stack.get(f"/contacts/{contact}/messages")
-    assert (listed["message_id"], listed["subject"]) == (message_id, "Hi Ada")
+    assert (listed["message_id"], listed["subject"], listed["body"]) == (message_id, "Hi Ada", text)
 
 
 async def test_a_step_sender_overrides_the_default(smtp_stack: Stack, mailbox: tuple[Mailbox, int]) -> None:

@@ -23,6 +23,7 @@ from worker.activities import Deps, activities
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
+from worker.tracking import Tracker
 
 log = logging.getLogger("goalflow.worker")
 
@@ -38,7 +39,9 @@ def build_worker(
         # cost the worker and the server about 4 ms each (bench.enroll_throughput
         # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
-        activities=activities(Deps(engine, EventBus(engine, client), Outbox(engine, how or sending()))),
+        activities=activities(
+            Deps(engine, EventBus(engine, client), Outbox(engine, how or sending()), tracker())
+        ),
         # The sandbox re-runs the workflow module for every workflow run and routes
         # each payload through it: a third of the worker's CPU (py-spy). It guards
         # determinism, which the tests' workers and the replay test check with the
@@ -56,6 +59,17 @@ def sending() -> Sending:
         provider=config.email_provider,
         ses_configuration_set=config.ses_configuration_set,
     )
+
+
+def tracker() -> Tracker | None:
+    config = settings()
+    if config.secret_key is None:
+        if config.smtp_url:
+            raise SystemExit(
+                "GOALFLOW_SECRET_KEY is needed to send email: it signs the tracking and unsubscribe links"
+            )
+        return None  # Messages are only recorded: they go out untracked.
+    return Tracker(config.public_url, config.secret_key)
 
 
 async def sweep(bus: EventBus, ended: Sweep) -> None:

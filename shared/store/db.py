@@ -152,6 +152,16 @@ class Message(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
 
 
+class Link(SQLModel, table=True):
+    """A trigger link: a URL whose clicks, through goalflow's tracked URL, are events."""
+
+    __tablename__ = "links"
+    id: str = Field(primary_key=True)
+    name: str
+    url: str
+    created_at: datetime = _time(nullable=False)
+
+
 class StepRun(SQLModel, table=True):
     """The result of a step run whose effect is not idempotent by itself (an
     increment), keyed by its idempotency key."""

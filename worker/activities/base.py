@@ -12,6 +12,7 @@ from sqlmodel import Session
 from shared.services.events import EventBus
 from shared.store.db import run_db
 from worker.outbox import Outbox
+from worker.tracking import Tracker
 
 T = TypeVar("T")
 
@@ -21,6 +22,8 @@ class Deps:
     engine: Engine
     bus: EventBus
     outbox: Outbox
+    # None without GOALFLOW_SECRET_KEY: messages go out untracked.
+    tracker: Tracker | None = None
 
 
 class ActivityGroup:

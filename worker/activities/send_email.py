@@ -9,9 +9,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from shared.store.db import Contact
+from shared.store.links import known_links
 from worker.activities.base import ActivityGroup
 from worker.content import ContentMismatch, StepContent, step_content
 from worker.email import OutgoingEmail, RenderError, merge_fields, render
+from worker.outbox import message_id_for
 from worker.smtp import SmtpError
 from worker.steps.send_email import SendEmailInput, SendResult
 
@@ -38,7 +40,9 @@ class SendEmailActivities(ActivityGroup):
             )
         if not contact.email:
             return SendResult(skipped="contact has no email address")
-        fields = merge_fields(contact)
+        message_id = message_id_for(step.key)
+        links: set[str] = set()
+        fields = {**merge_fields(contact), "trigger_link": self._trigger_link(contact.id, message_id, links)}
         try:
             subject, body, html = (
                 render(content.templates[name], fields) if name in content.templates else None
@@ -46,6 +50,15 @@ class SendEmailActivities(ActivityGroup):
             )
         except RenderError as error:
             raise ApplicationError(str(error), non_retryable=True) from None
+        missing = sorted(links - set(await self.db(lambda s: known_links(s, links)))) if links else []
+        if missing:
+            raise ApplicationError(f"no trigger link '{missing[0]}'", non_retryable=True)
+        tracker = self.deps.tracker
+        unsubscribe = None
+        if tracker is not None:
+            body = tracker.text(body, message_id, contact.id)  # type: ignore[arg-type]
+            html = html and tracker.html(html, message_id, contact.id)
+            unsubscribe = tracker.unsubscribe_url(message_id, contact.id)
         email = OutgoingEmail(
             idempotency_key=step.key,
             enrollment_id=step.enrollment_id,
@@ -58,7 +71,18 @@ class SendEmailActivities(ActivityGroup):
             sender=content.fields["sender"],
         )
         try:
-            return SendResult(message_id=await self.deps.outbox.send(email))
+            return SendResult(message_id=await self.deps.outbox.send(email, unsubscribe))
         except SmtpError as error:
             # A 5xx reply is final; anything else is tried again within the send's bound.
             raise ApplicationError(f"SMTP: {error}", non_retryable=error.permanent) from None
+
+    def _trigger_link(self, contact_id: str, message_id: str, used: set[str]) -> Callable[[str], str]:
+        """`{{ trigger_link("lnk_1") }}`: this contact's tracked URL of that link."""
+
+        def trigger_link(link_id: str) -> str:
+            if self.deps.tracker is None:
+                raise RenderError("trigger links need GOALFLOW_SECRET_KEY, which signs them")
+            used.add(link_id)
+            return self.deps.tracker.link_url(contact_id, link_id, message_id)
+
+        return trigger_link

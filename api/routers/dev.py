@@ -1,0 +1,61 @@
+"""`GET /dev/mailbox`: the mail `make run`'s SMTP catcher caught, as a page."""
+
+import html
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
+
+from api.auth import guarded
+from shared.settings import settings
+from shared.store.mailbox import Mailbox
+
+router = APIRouter(prefix="/dev", tags=["dev"])
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>goalflow mailbox</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; background: #f4f4f5; }}
+article {{ background: #fff; border-radius: 8px; padding: 1rem 1.5rem; margin-bottom: 1.5rem; }}
+dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 1rem; }}
+dt {{ color: #71717a; }} iframe {{ width: 100%; height: 24rem; border: 1px solid #e4e4e7; }}
+pre {{ white-space: pre-wrap; }}
+</style></head>
+<body><h1>Mailbox</h1><p>{count} caught by <code>make run</code>, newest first.</p>
+{messages}</body></html>"""
+
+
+@router.get("/mailbox", response_class=HTMLResponse, **guarded("admin", {404: {"description": "No catcher"}}))
+async def mailbox() -> HTMLResponse:
+    """The mail `make run`'s SMTP catcher caught, newest first, each message
+    rendered with its links clickable. Only where `make run` catches the mail."""
+    directory = settings().mailbox
+    if directory is None:
+        raise HTTPException(404, "no mailbox: make run catches mail only when GOALFLOW_SMTP_URL is unset")
+    messages = Mailbox(Path(directory)).newest_first()
+    body = "\n".join(_article(m) for m in messages)
+    return HTMLResponse(_PAGE.format(count=len(messages), messages=body or "<p>No mail yet.</p>"))
+
+
+def _article(message: EmailMessage) -> str:
+    headers = "".join(
+        f"<dt>{name}</dt><dd>{html.escape(str(message[name] or ''))}</dd>"
+        for name in ("From", "To", "Subject", "Date")
+    )
+    text = message.get_body(("plain",))
+    rich = message.get_body(("html",))
+    parts = []
+    if rich is not None:
+        # Sandboxed: the message's own HTML cannot script this page; links open in a new tab.
+        document = '<base target="_blank">' + rich.get_content()  # type: ignore[attr-defined]
+        parts.append(
+            f'<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{html.escape(document)}"></iframe>'
+        )
+    if text is not None:
+        escaped = html.escape(text.get_content())  # type: ignore[attr-defined]
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}" target="_blank">{m.group(0)}</a>', escaped)
+        parts.append(f"<pre>{linked}</pre>")
+    return f"<article><dl>{headers}</dl>{''.join(parts)}</article>"
