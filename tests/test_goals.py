@@ -357,3 +357,25 @@ def test_custom_criterion_matches_its_name_and_optional_value() -> None:
     assert not matches(gold, event("custom", name="webinar", value="silver"), {})
     assert not matches(gold, event("custom", name="webinar"), {})
     assert not matches(any_value, event("custom", name="demo"), {})
+
+
+# ---- G14: automated opens and clicks count only when the criterion says so --------------------------
+
+
+def test_g14_an_automated_open_or_click_meets_no_goal() -> None:
+    for kind in ("email.opened", "email.clicked"):
+        assert decide(event(kind, message_id="m-welcome", automated=True)) == GoalDecision(), kind
+    assert decide(event("email.opened", message_id="m-welcome", automated=False)).met == ("engaged",)
+
+
+def test_g14_a_criterion_that_counts_automated_hits_is_met_by_them() -> None:
+    definition = automation(
+        email("welcome"),
+        goal("seen", {"type": "email", "actions": ["opened"], "count_automated": True}),
+        goal("visited", {"type": "link.clicked", "links": ["lnk_1"], "count_automated": True}),
+        goal("clicked", {"type": "link.clicked", "links": ["lnk_1"]}),
+    )
+    opened = event("email.opened", message_id="m-welcome", automated=True)
+    assert decide(opened, definition=definition, at="welcome").met == ("seen",)
+    clicked = event("link.clicked", link_id="lnk_1", automated=True)
+    assert decide(clicked, definition=definition, at="welcome").met == ("visited",)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from shared.domain.tokens import sign, verify
-from worker.tracking import Tracker
+from shared.domain.tracking import Tracker
 
 pytestmark = pytest.mark.unit
 

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
 from shared.services.reconcile import Sweep
 from shared.settings import settings
@@ -23,7 +24,6 @@ from worker.activities import Deps, activities
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
-from worker.tracking import Tracker
 
 log = logging.getLogger("goalflow.worker")
 

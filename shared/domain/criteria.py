@@ -20,11 +20,14 @@ class EmailCriterion(_Criterion):
     actions: list[EmailAction] = Field(min_length=1)
     # Send steps the message must come from; empty means any email this enrollment sent.
     steps: list[str] = []
+    # Opens and clicks by image proxies and link scanners count only when this says so (G14).
+    count_automated: bool = False
 
 
 class LinkClickedCriterion(_Criterion):
     type: Literal["link.clicked"]
     links: list[str] = Field(min_length=1)
+    count_automated: bool = False
 
 
 class TagAddedCriterion(_Criterion):
@@ -65,6 +68,8 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
     """Whether `event` meets `criterion`. `sent` maps the message ids this
     enrollment sent to the send step that sent each (SPEC G8)."""
     data = event.data
+    if data.get("automated") and not getattr(criterion, "count_automated", False):
+        return False  # G14: decided when the hit arrived, never revisited (G11).
     match criterion:
         case EmailCriterion(actions=actions, steps=steps):
             if not event.type.startswith("email."):

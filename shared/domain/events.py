@@ -14,6 +14,7 @@ EventType = Literal[
     "email.complained",
     "email.spam",
     "email.replied",
+    "email.resubscribed",
     "link.clicked",
     "tag.added",
     "tag.removed",
@@ -33,7 +34,17 @@ APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
 # sent of an event, so its signals and history stay small whatever else a sender
 # put in `data`. The whole event stays in the database.
-SIGNALLED_DATA = ("message_id", "link_id", "tag", "calendar_id", "appointment_id", "status", "name", "value")
+SIGNALLED_DATA = (
+    "message_id",
+    "link_id",
+    "tag",
+    "calendar_id",
+    "appointment_id",
+    "status",
+    "name",
+    "value",
+    "automated",
+)
 
 
 def _required(event_type: str) -> tuple[str, ...]:

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
 from shared.store.db import run_db
 from worker.outbox import Outbox
-from worker.tracking import Tracker
 
 T = TypeVar("T")
 
