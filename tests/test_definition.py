@@ -15,6 +15,7 @@ from shared.domain.definition import (
     content_of,
     digest,
     parse_definition,
+    warnings,
 )
 from shared.domain.steps.send_email import SendEmail
 
@@ -458,3 +459,30 @@ def test_a_send_saved_before_html_existed_keeps_its_digest() -> None:
     assert digest(content_of(step)) == before
     with_html = SendEmail(id="s", type="send_email", subject="S", body="B", html="<p>B</p>")
     assert digest(content_of(with_html)) != before
+
+
+def test_a_template_printing_a_contact_field_without_a_default_is_a_warning_not_a_problem() -> None:
+    automation = parse_definition(
+        {
+            "name": "w",
+            "steps": [
+                {
+                    "id": "hi",
+                    "type": "send_email",
+                    "subject": "Hi {{ contact.first_name }}",
+                    "body": "{{ contact.email }}",
+                },
+                {
+                    "id": "safe",
+                    "type": "send_email",
+                    "subject": "{{ contact.first_name | default('there') }}",
+                    "body": "{% if contact.company %}At {{ contact.company }}{% endif %} {{ contact.city or 'near you' }}",
+                    "html": "<p>{{ contact.plan }}</p>",
+                },
+            ],
+        }
+    )
+    assert warnings(automation) == [
+        "step 'hi': contact.first_name is printed without a default; contacts without it are skipped (missing merge field)",
+        "step 'safe': contact.plan is printed without a default; contacts without it are skipped (missing merge field)",
+    ]

@@ -166,3 +166,24 @@ async def test_a_goal_pull_abandons_a_send_being_retried_and_records_it_cancelle
     welcome = [h for h in state["history"] if h["step_id"] == "welcome"]
     assert [(h["outcome"], h["detail"]) for h in welcome] == [("cancelled", {"goal": "bought"})]
     assert state["goals_met"] == ["bought"] and box.received == []
+
+
+async def test_a_template_printing_a_field_the_contact_lacks_skips_the_send(
+    smtp_stack: Stack, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    contact = await smtp_stack.contact(email="ada@example.test", last_name=None, attributes={"plan": "pro"})
+    steps = [
+        send_step("bare", subject="Hi {{ contact.company }}"),
+        send_step("nameless", subject="Dear {{ contact.last_name }}"),
+        send_step("kind", subject="{{ contact.company | default('Friend') }} on {{ contact.plan }}"),
+    ]
+    enrollment = await smtp_stack.enroll(await smtp_stack.automation(steps), contact)
+    state = await smtp_stack.until(enrollment, lambda s: s["status"] == "completed")
+    outcomes = [(h["step_id"], h["outcome"], h["detail"].get("reason")) for h in state["history"][:3]]
+    assert outcomes == [
+        ("bare", "skipped", "missing merge field contact.company"),
+        ("nameless", "skipped", "missing merge field contact.last_name"),
+        ("kind", "done", None),
+    ]
+    assert [m["Subject"] for m in box.received] == ["Friend on pro"]

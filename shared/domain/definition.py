@@ -125,6 +125,11 @@ def _problem(raw: Any, error: Any) -> Problem:
     return Problem(loc=loc, msg=msg, type=error["type"])
 
 
+def warnings(automation: Automation) -> list[str]:
+    """What is allowed but may surprise: templates that skip some contacts."""
+    return [warning for step in automation.steps for warning in step.warnings()]
+
+
 def find_problems(automation: Automation) -> list[Problem]:
     """The checks that need the whole definition: ids, jump targets, each step
     type's own checks, loops without a wait, template syntax and the structure's size."""

@@ -12,7 +12,7 @@ from shared.store.db import Contact
 from shared.store.links import known_links
 from worker.activities.base import ActivityGroup
 from worker.content import ContentMismatch, StepContent, step_content
-from worker.email import OutgoingEmail, RenderError, merge_fields, render
+from worker.email import MissingField, OutgoingEmail, RenderError, merge_fields, render
 from worker.outbox import message_id_for
 from worker.smtp import SmtpError
 from worker.steps.send_email import SendEmailInput, SendResult
@@ -48,6 +48,8 @@ class SendEmailActivities(ActivityGroup):
                 render(content.templates[name], fields) if name in content.templates else None
                 for name in ("subject", "body", "html")
             )
+        except MissingField as error:
+            return SendResult(skipped=str(error))
         except RenderError as error:
             raise ApplicationError(str(error), non_retryable=True) from None
         missing = sorted(links - set(await self.db(lambda s: known_links(s, links)))) if links else []

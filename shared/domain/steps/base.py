@@ -61,6 +61,10 @@ class StepBase(BaseModel):
         """The step's own checks that need the whole definition; its fields are valid."""
         return []
 
+    def warnings(self) -> list[str]:
+        """What may make the step skip for some contacts, said when the definition is saved."""
+        return []
+
     def problem(self, position: int, field: str | int, msg: str, *loc: str | int) -> Problem:
         return Problem(loc=["steps", position, field, *loc], msg=f"step '{self.id}': {msg}")
 

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from shared.domain.merge_fields import unguarded
 from shared.domain.steps.base import StepBase
 
 
@@ -19,6 +20,14 @@ class SendEmail(StepBase):
     body: str = Field(min_length=1)
     html: str | None = Field(default=None, min_length=1)
     sender: str | None = None
+
+    def warnings(self) -> list[str]:
+        fields = sorted({f for t in (self.subject, self.body, self.html) if t for f in unguarded(t)})
+        return [
+            f"step '{self.id}': {field} is printed without a default; "
+            "contacts without it are skipped (missing merge field)"
+            for field in fields
+        ]
 
 
 MODEL = SendEmail
