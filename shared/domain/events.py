@@ -29,6 +29,8 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "tag.removed": ("tag",),
     "appointment.status": ("calendar_id", "appointment_id", "status"),
     "custom": ("name",),
+    # Consent given back through the API: about no message.
+    "email.resubscribed": (),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
@@ -48,7 +50,9 @@ SIGNALLED_DATA = (
 
 
 def _required(event_type: str) -> tuple[str, ...]:
-    return ("message_id",) if event_type.startswith("email.") else REQUIRED_DATA[event_type]
+    if event_type in REQUIRED_DATA:
+        return REQUIRED_DATA[event_type]
+    return ("message_id",) if event_type.startswith("email.") else ()
 
 
 class Event(BaseModel):

@@ -38,7 +38,9 @@ def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) ->
     for name, value in fields.items():
         if name in ("attributes", "tags") and value is None:
             continue  # An explicit null leaves them as they are.
-        if name == "attributes":
+        if name == "consent":
+            events += _change_consent(contact, value)
+        elif name == "attributes":
             merged = {**contact.attributes, **value}
             contact.attributes = {k: v for k, v in merged.items() if v is not None}
         elif name == "tags":
@@ -47,6 +49,23 @@ def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) ->
         else:
             setattr(contact, name, value)
     session.add(contact)
+    return events
+
+
+def _change_consent(contact: Contact, wanted: dict[str, str]) -> list[Event]:
+    """Consent given through the API; resubscribing to email is an event."""
+    events = []
+    for channel, state in wanted.items():
+        if set_consent(contact, channel, state) and channel == "email" and state == "subscribed":
+            events.append(
+                Event(
+                    id=f"resubscribed_{uuid.uuid4().hex}",
+                    contact_id=contact.id,
+                    type="email.resubscribed",
+                    occurred_at=utcnow(),
+                    data={},
+                )
+            )
     return events
 
 
@@ -109,10 +128,35 @@ def set_appointment(
     return appointment, [event]
 
 
+# What each event makes of the contact's email consent.
+EMAIL_CONSENT_AFTER = {
+    "email.unsubscribed": "unsubscribed",
+    "email.complained": "complained",
+    "email.spam": "complained",
+    "email.resubscribed": "subscribed",
+}
+
+
 def apply_event(session: Session, event: Event) -> None:
     """What an incoming event changes on the contact itself."""
-    if event.type in ("email.unsubscribed", "email.complained", "email.spam"):
-        contact = session.get(Contact, event.contact_id)
-        if contact is not None and not contact.unsubscribed:
-            contact.unsubscribed = True
-            session.add(contact)
+    consent = EMAIL_CONSENT_AFTER.get(event.type)
+    if consent is None:
+        return
+    contact = session.get(Contact, event.contact_id)
+    if contact is not None:
+        set_consent(contact, "email", consent)
+        session.add(contact)
+
+
+def consent_of(contact: Contact, channel: str) -> str:
+    return contact.consent.get(channel, "subscribed")
+
+
+def set_consent(contact: Contact, channel: str, state: str) -> bool:
+    """Whether it changed. `unsubscribed` follows email consent."""
+    if consent_of(contact, channel) == state:
+        return False
+    contact.consent = {**contact.consent, channel: state}
+    if channel == "email":
+        contact.unsubscribed = state != "subscribed"
+    return True

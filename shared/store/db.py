@@ -68,9 +68,13 @@ class Contact(SQLModel, table=True):
     timezone: str | None = None
     attributes: dict[str, Any] = _json(dict, nullable=False)
     tags: list[str] = _json(list, nullable=False)
+    # Email is not `subscribed` (kept with `consent`, which says why).
     unsubscribed: bool = False
     blocklisted: bool = False
     created_at: datetime = _time(nullable=False)
+    # Per channel: email subscribed | unsubscribed | bounced | complained; sms and
+    # whatsapp subscribed | unsubscribed. A channel not named is subscribed.
+    consent: dict[str, str] = _json(dict, nullable=False, server_default="{}")
 
 
 class AutomationRow(SQLModel, table=True):

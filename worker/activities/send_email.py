@@ -8,6 +8,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from shared.store.contacts import consent_of
 from shared.store.db import Contact
 from shared.store.links import known_links
 from worker.activities.base import ActivityGroup
@@ -34,10 +35,11 @@ class SendEmailActivities(ActivityGroup):
             raise ApplicationError(str(error), non_retryable=True) from None
         if contact is None:
             return SendResult(skipped="contact no longer exists")
-        if contact.blocklisted or contact.unsubscribed:
-            return SendResult(
-                skipped="contact is " + ("blocklisted" if contact.blocklisted else "unsubscribed")
-            )
+        if contact.blocklisted:
+            return SendResult(skipped="contact is blocklisted")
+        consent = consent_of(contact, "email")
+        if consent != "subscribed":
+            return SendResult(skipped=f"contact is {consent}")
         if not contact.email:
             return SendResult(skipped="contact has no email address")
         message_id = message_id_for(step.key)
