@@ -9,15 +9,22 @@ crash (bench/smtp_crash.py measures it)."""
 
 import hashlib
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from shared.store.db import Message, insert_new, run_db, utcnow
+from shared.store.db import Message, Sender, insert_new, run_db, utcnow
+from shared.store.senders import take_quota
 from worker.email import OutgoingEmail
 from worker.mime import build
 from worker.smtp import SmtpError, SmtpServer
+
+
+class DailyLimitReached(Exception):
+    def __init__(self, sender: str):
+        super().__init__(f"daily send limit reached ({sender})")
 
 
 def message_id_for(key: str) -> str:
@@ -46,8 +53,7 @@ class Outbox:
     async def send(self, email: OutgoingEmail, unsubscribe_url: str | None = None) -> str:
         """Record and deliver `email` once per idempotency key; its message id."""
         message_id = message_id_for(email.idempotency_key)
-        sender = email.sender or self.sending.default_sender
-        status = await run_db(self.engine, lambda: self._claim(email, message_id, sender))
+        status, sender = await run_db(self.engine, lambda: self._claim(email, message_id))
         if status == "sent":
             return message_id
         if status == "refused":
@@ -71,15 +77,30 @@ class Outbox:
         await run_db(self.engine, lambda: self._mark(message_id, "sent"))
         return message_id
 
-    def _claim(self, email: OutgoingEmail, message_id: str, sender: str) -> str:
+    def _claim(self, email: OutgoingEmail, message_id: str) -> tuple[str, str]:
+        """Record the message, its sender's daily count with it; its status and From.
+        A retry finds the row, and counts nothing again."""
         with Session(self.engine) as session:
+            known = session.exec(
+                select(Message.status, Message.sender).where(Message.message_id == message_id)
+            )
+            found = known.first()
+            if found is not None:
+                return found[0], found[1] or self.sending.default_sender
+            sender = email.sender or self.sending.default_sender
+            registered = session.get(Sender, parseaddr(sender)[1].lower())
+            if registered is not None:
+                sender = formataddr((registered.name, registered.email)) if "<" not in sender else sender
+                if registered.daily_limit is not None and not take_quota(session, registered):
+                    raise DailyLimitReached(registered.email)
             fields = {**email.__dict__, "sender": sender}
-            if insert_new(
+            if not insert_new(
                 session, Message, message_id=message_id, status="sending", created_at=utcnow(), **fields
             ):
-                session.commit()
-                return "sending"
-            return session.exec(select(Message.status).where(Message.message_id == message_id)).one()
+                session.rollback()  # A concurrent attempt of the same step run recorded it first.
+                return self._claim(email, message_id)
+            session.commit()
+            return "sending", sender
 
     def _mark(self, message_id: str, status: str) -> None:
         with Session(self.engine) as session:

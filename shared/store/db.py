@@ -166,6 +166,25 @@ class Link(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
 
 
+class Sender(SQLModel, table=True):
+    """Who messages come from, and how many of them may go out per UTC day."""
+
+    __tablename__ = "senders"
+    email: str = Field(primary_key=True)
+    name: str | None = None
+    daily_limit: int | None = None
+    created_at: datetime = _time(nullable=False)
+
+
+class SenderDay(SQLModel, table=True):
+    """Messages a sender sent on a UTC day: the daily limit's count."""
+
+    __tablename__ = "sender_days"
+    sender: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)
+    sent: int = 0
+
+
 class StepRun(SQLModel, table=True):
     """The result of a step run whose effect is not idempotent by itself (an
     increment), keyed by its idempotency key."""

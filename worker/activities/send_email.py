@@ -14,7 +14,7 @@ from shared.store.links import known_links
 from worker.activities.base import ActivityGroup
 from worker.content import ContentMismatch, StepContent, step_content
 from worker.email import MissingField, OutgoingEmail, RenderError, merge_fields, render
-from worker.outbox import message_id_for
+from worker.outbox import DailyLimitReached, message_id_for
 from worker.smtp import SmtpError
 from worker.steps.send_email import SendEmailInput, SendResult
 
@@ -76,6 +76,8 @@ class SendEmailActivities(ActivityGroup):
         )
         try:
             return SendResult(message_id=await self.deps.outbox.send(email, unsubscribe))
+        except DailyLimitReached:
+            return SendResult(skipped="daily send limit reached")
         except SmtpError as error:
             # A 5xx reply is final; anything else is tried again within the send's bound.
             raise ApplicationError(f"SMTP: {error}", non_retryable=error.permanent) from None
