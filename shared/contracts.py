@@ -47,6 +47,8 @@ class EnrollmentState(BaseModel):
     entered: bool = False
     # The current step started holding the contact (a wait, or a goal waiting to be met).
     waiting: bool = False
+    # What holds it: None for the step's own wait, or "the send window".
+    held_for: str | None = None
     deadline: datetime | None = None
     goals_met: list[str] = []
     goals_passed: list[str] = []

@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.durations import parse_duration
 
@@ -34,6 +35,8 @@ class Settings:
     secret_key: bytes | None
     # Where tracking URLs point: the API as the contacts' mail clients reach it.
     public_url: str
+    # The time zone of send windows for contacts without one.
+    timezone: str
     # The SMTP catcher's mail, which `GET /dev/mailbox` shows (set by `make run`).
     mailbox: str | None
 
@@ -58,6 +61,7 @@ def settings() -> Settings:
         else None,
         public_url=os.environ.get("GOALFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         mailbox=os.environ.get("GOALFLOW_MAILBOX") or None,
+        timezone=_zone("GOALFLOW_TIMEZONE"),
     )
 
 
@@ -81,3 +85,12 @@ def _duration(name: str, default: str) -> timedelta:
         return parse_duration(value)
     except ValueError as error:
         raise SystemExit(f"{name} is an ISO 8601 duration such as PT15M, not '{value}': {error}") from None
+
+
+def _zone(name: str) -> str:
+    value = os.environ.get(name, "UTC")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"{name} is an IANA time zone such as Europe/Paris, not '{value}'") from None
+    return value

@@ -314,13 +314,13 @@ INVALID = {
         [{"id": "pause", "type": "wait"}],
         ["steps", 0, "duration"],
         "pause",
-        "exactly one of duration and until",
+        "exactly one of duration, until and window",
     ),
     "wait with both duration and until": (
         [{"id": "pause", "type": "wait", "duration": "P1D", "until": "2030-01-01T00:00:00Z"}],
         ["steps", 0, "duration"],
         "pause",
-        "exactly one of duration and until",
+        "exactly one of duration, until and window",
     ),
     "template syntax error in a subject": (
         [email("welcome", subject="Hi {{ contact.first_name ")],

@@ -4,7 +4,7 @@ in `shared.domain.goals`, and all I/O is in activities."""
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -166,7 +166,7 @@ class EnrollmentWorkflow:
         workflow.set_current_details(self._summary(step))
         following = await self._run(step)
         state.entered = state.waiting = False
-        state.deadline = None
+        state.deadline = state.held_for = None
         # A pending move or removal wins over the step's own successor.
         if state.status == "running" and not state.move_to and not self.removal:
             state.position = following
@@ -385,7 +385,7 @@ class EnrollmentWorkflow:
         state.position = self.automation.index(target)
         state.move_to = state.move_event = None
         state.entered = state.waiting = False
-        state.deadline = None
+        state.deadline = state.held_for = None
 
     def _over_budget(self, step: PlannedStep) -> bool:
         now = workflow.now()
@@ -418,12 +418,17 @@ class EnrollmentWorkflow:
         state.end_reason = reason
         state.position = None
         state.entered = state.waiting = False
+        state.held_for = None
         self.record("end", "ended", reason=reason, status=status)
         self._show(None)
 
-    def start_holding(self, step: PlannedStep, until: str | None) -> None:
+    def start_holding(self, step: PlannedStep, until: str | None, held_for: str | None = None) -> None:
         self.state.waiting = True
-        self.record(step.id, "waiting", until=until or "met")
+        self.state.held_for = held_for
+        if held_for:
+            self.record(step.id, "held", until=until, reason=held_for)
+        else:
+            self.record(step.id, "waiting", until=until or "met")
         self._show(step)
 
     def _show(self, step: PlannedStep | None) -> None:
@@ -448,6 +453,7 @@ class EnrollmentWorkflow:
         if step is None:
             return f"moving on; goals met: {met}"
         if state.waiting:
-            until = state.deadline.strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
-            return f"at {step.id}, waiting until {until}; goals met: {met}"
+            until = state.deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
+            holding = f"held for {state.held_for}" if state.held_for else "waiting"
+            return f"at {step.id}, {holding} until {until}; goals met: {met}"
         return f"at {step.id} ({step.type}); goals met: {met}"

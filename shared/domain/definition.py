@@ -14,6 +14,7 @@ from shared.domain.criteria import CRITERION_TYPES
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
 from shared.domain.steps import END, STEP_TYPES, Branch, PlannedStep, Problem, Step, StepBase
 from shared.domain.steps.goal import Goal
+from shared.domain.windows import SendWindow
 
 
 class _Flow(BaseModel):
@@ -42,6 +43,8 @@ class Automation(_Flow):
 
     name: str = Field(min_length=1, max_length=200)
     reentry: Literal["never", "after_exit"] = "after_exit"
+    # Messages go out only inside it, in the contact's time zone; sends wait for it.
+    send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1)
 
 
@@ -54,6 +57,7 @@ class Plan(_Flow):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     steps: list[PlannedStep]
+    send_window: SendWindow | None = None
 
 
 def content_of(step: StepBase) -> dict[str, Any]:
@@ -73,7 +77,7 @@ def plan_of(automation: Automation) -> Plan:
             structure = step.model_dump(mode="json", by_alias=True, exclude=set(step.CONTENT))
             step = {**structure, "digest": digest(content_of(step))}
         steps.append(step)
-    return Plan.model_validate({"steps": steps})
+    return Plan.model_validate({"steps": steps, "send_window": automation.send_window})
 
 
 class DefinitionError(Exception):

@@ -8,8 +8,9 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from shared.settings import settings
 from shared.store.contacts import consent_of
-from shared.store.db import Contact
+from shared.store.db import Contact, utcnow
 from shared.store.links import known_links
 from worker.activities.base import ActivityGroup
 from worker.content import ContentMismatch, StepContent, step_content
@@ -35,6 +36,11 @@ class SendEmailActivities(ActivityGroup):
             raise ApplicationError(str(error), non_retryable=True) from None
         if contact is None:
             return SendResult(skipped="contact no longer exists")
+        if step.window is not None:
+            now = max(step.asked_at or utcnow(), utcnow())
+            opens = step.window.opens(now, contact.timezone or settings().timezone)
+            if opens is not None:
+                return SendResult(held_until=opens)
         if contact.blocklisted:
             return SendResult(skipped="contact is blocklisted")
         consent = consent_of(contact, "email")

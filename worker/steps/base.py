@@ -45,8 +45,8 @@ class Enrollment(Protocol):
         """The position `target` names (`end`: None), or the step that follows when None."""
         ...
 
-    def start_holding(self, step: Any, until: str | None) -> None:
-        """Record that the contact now waits at `step`."""
+    def start_holding(self, step: Any, until: str | None, held_for: str | None = None) -> None:
+        """Record that the contact now waits at `step`, or is held there `held_for` a reason."""
         ...
 
     async def hold(self, step: Any, done: Callable[[], bool] = ...) -> bool:

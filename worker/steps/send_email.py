@@ -1,11 +1,14 @@
 """`send_email` in the workflow: one activity fetches the content by reference,
 renders it and sends it over SMTP; the message is remembered for email goals (G8)."""
 
+from datetime import datetime
+
 from pydantic import BaseModel
 from temporalio import workflow
 
 from shared.contracts import MessageRef
 from shared.domain.steps.base import Planned
+from shared.domain.windows import SendWindow
 from worker.steps.base import Enrollment
 
 # Sends are regular activities, retried with backoff within the send's bound.
@@ -21,11 +24,16 @@ class SendEmailInput(BaseModel):
     version: int
     step_id: str
     digest: str | None
+    window: SendWindow | None = None
+    # The workflow's time when it asked: the window is judged at this or later.
+    asked_at: datetime | None = None
 
 
 class SendResult(BaseModel):
     message_id: str | None = None
     skipped: str | None = None
+    # The send window is closed until then: nothing was sent, try again then.
+    held_until: datetime | None = None
 
 
 async def run(enrollment: Enrollment, step: Planned) -> int | None:
@@ -38,14 +46,25 @@ async def run(enrollment: Enrollment, step: Planned) -> int | None:
         version=entry.version,
         step_id=step.id,
         digest=step.digest,
+        window=enrollment.automation.send_window,
+        asked_at=workflow.now() if enrollment.automation.send_window else None,
     )
     if workflow.patched(SENDS_OVER_THE_NETWORK):
-        sent = await enrollment.remote("send_email", send, SendResult, step, entry.send_timeout)
-        if sent is None:
-            state = enrollment.state
-            pulled = {"goal": state.move_to} if state.move_to else {"reason": "removed"}
-            enrollment.record(step.id, "cancelled", **pulled)
-            return None
+        while True:
+            sent = await enrollment.remote("send_email", send, SendResult, step, entry.send_timeout)
+            if sent is None:
+                state = enrollment.state
+                pulled = {"goal": state.move_to} if state.move_to else {"reason": "removed"}
+                enrollment.record(step.id, "cancelled", **pulled)
+                return None
+            if sent.held_until is None:
+                break
+            # Held, not skipped: goals still pull the contact meanwhile.
+            enrollment.state.deadline = sent.held_until
+            enrollment.start_holding(step, until=sent.held_until.isoformat(), held_for="the send window")
+            if not await enrollment.hold(step):
+                return None
+            enrollment.state.waiting, enrollment.state.held_for = False, None
         result = sent
     else:  # Runs recorded before: a local activity, as when sends only wrote the outbox.
         result = await enrollment.local("send_email", send, SendResult, step)
