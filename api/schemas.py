@@ -1,13 +1,14 @@
-"""Request bodies. Responses are the shared models or plain dicts."""
+"""Request bodies. Responses are the services' views."""
 
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain.ids import Id
 
-Tag = Field(min_length=1, max_length=200)
+TAG: dict[str, Any] = {"min_length": 1, "max_length": 200}
+Tag = Annotated[str, Field(**TAG)]
 
 
 class _Body(BaseModel):
@@ -21,7 +22,7 @@ class ContactFields(_Body):
     last_name: str | None = None
     timezone: str | None = None
     attributes: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -33,20 +34,13 @@ class ContactFields(_Body):
                 raise ValueError(f"unknown time zone '{value}'") from None
         return value
 
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and any(not t or len(t) > 200 for t in value):
-            raise ValueError("tags are 1 to 200 characters")
-        return value
-
 
 class ContactIn(ContactFields):
     id: Id | None = None
 
 
 class TagIn(_Body):
-    tag: str = Tag
+    tag: Tag
 
 
 class EnrollIn(_Body):
