@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import auth as keys
 from api import definition_schema
-from api.auth import KeyRing
 from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
 from shared.domain.definition import DefinitionError
@@ -38,12 +38,13 @@ def create_app(
     auth: bool | None = None,
 ) -> FastAPI:
     """The app; tests pass their own engine, client, task queue and auth."""
+    required = settings().auth if auth is None else auth
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or db.engine()
-        app.state.auth = settings().auth if auth is None else auth
-        app.state.keys = KeyRing(app.state.engine)
+        app.state.auth = required
+        app.state.keys = keys.KeyRing(app.state.engine)
         app.state.services = Services(
             app.state.engine, client or await connect(), task_queue or settings().task_queue
         )
@@ -64,6 +65,7 @@ def create_app(
     for module in (health, contacts, automations, enrollments, events, appointments, definition_schema):
         app.include_router(module.router)
     definition_schema.document(app)
+    keys.document(app, required)
     app.add_middleware(BodyLimit, limit=DEFINITION_BYTES)
 
     @app.exception_handler(StarletteHTTPException)

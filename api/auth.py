@@ -5,7 +5,7 @@ scope 403. Each route names its scope with `guarded(scope)`."""
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -77,3 +77,25 @@ def guarded(
     """A route's keyword arguments: the scope it needs (checked before its other
     `dependencies`), and its 401, 403 and 503 besides its other `responses` in the OpenAPI."""
     return {"dependencies": [_needs(scope), *dependencies], "responses": {**_REFUSALS, **(responses or {})}}
+
+
+def document(app: FastAPI, required: bool) -> None:
+    """Without keys (GOALFLOW_AUTH=off) the OpenAPI says so: no security scheme, no 401 or 403."""
+    if required:
+        return
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = plain()
+        spec.get("components", {}).pop("securitySchemes", None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                operation.pop("security", None)
+                for status in ("401", "403"):
+                    operation["responses"].pop(status, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

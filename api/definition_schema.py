@@ -18,9 +18,10 @@ BODY = "AutomationDefinition"
 
 @cache
 def definition_schema(ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
-    """The schema, its `id` (optional: generated when absent) included."""
+    """The schema, its `id` (optional: generated when absent or null) included."""
     schema = Automation.model_json_schema(by_alias=True, ref_template=ref_template)
-    schema["properties"] = {"id": {"type": "string", "pattern": ID_PATTERN}, **schema["properties"]}
+    id_schema = {"anyOf": [{"type": "string", "pattern": ID_PATTERN}, {"type": "null"}]}
+    schema["properties"] = {"id": id_schema, **schema["properties"]}
     return schema
 
 

@@ -36,6 +36,11 @@ def too_large(limit: int, what: str) -> Responses:
     return error(413, f"{what} is over {size(limit)}")
 
 
-# Any request body over the largest limit is refused before it is read (api.limits.BodyLimit).
-BODY_TOO_LARGE = too_large(DEFINITION_BYTES, "The request body")
+# What any route with a JSON body may answer before it reads the body as its model:
+# bytes that are not JSON text at all (not UTF-8), and a body over the largest
+# limit, refused before it is read whole (api.limits.BodyLimit).
+BODY: Responses = {
+    **error(400, "The body is not JSON text"),
+    **too_large(DEFINITION_BYTES, "The request body"),
+}
 UNAVAILABLE = error(503, "Temporal or the database did not answer")

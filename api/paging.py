@@ -12,7 +12,10 @@ T = TypeVar("T")
 
 async def _page(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="At most this many; none: all")] = None,
-    cursor: Annotated[str | None, Query(description='From the `Link: <…>; rel="next"` of a page')] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_-]+$", description='From the `Link: <…>; rel="next"` of a page'),
+    ] = None,
 ) -> Page:
     if cursor is None:
         return Page(limit)

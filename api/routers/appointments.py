@@ -2,7 +2,7 @@ from fastapi import APIRouter
 
 from api.auth import guarded
 from api.deps import ServicesDep
-from api.errors import BODY_TOO_LARGE, conflict, not_found
+from api.errors import BODY, conflict, not_found
 from api.schemas import AppointmentIn
 from shared.services import contacts
 from shared.services.contacts import AppointmentView
@@ -14,7 +14,7 @@ router = APIRouter(tags=["appointments"])
     "/appointments/{appointment_id}",
     **guarded(
         "events",
-        {**BODY_TOO_LARGE, **not_found("contact"), **conflict("The appointment belongs to another contact")},
+        {**BODY, **not_found("contact"), **conflict("The appointment belongs to another contact")},
     ),
 )
 async def put_appointment(appointment_id: str, body: AppointmentIn, services: ServicesDep) -> AppointmentView:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Path, Request, Response, status
 
 from api.auth import guarded
 from api.deps import ServicesDep
-from api.errors import BODY_TOO_LARGE, Responses, conflict, invalid, not_found
+from api.errors import BODY, Responses, conflict, invalid, not_found
 from api.paging import PAGED, PageDep, linked
 from shared.domain.ids import ID_PATTERN
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
@@ -39,7 +39,7 @@ DefinitionBody = Annotated[
 AutomationId = Annotated[str, Path(pattern=ID_PATTERN)]
 # Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.domain.definition.
 SAVING: Responses = {
-    **BODY_TOO_LARGE,
+    **BODY,
     **invalid(
         "The definition fails a check; each problem names the step and the field. "
         f"Limits: a template (subject, body) is at most {size(TEMPLATE_BYTES)}; the structure "

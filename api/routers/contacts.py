@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from api.auth import guarded
 from api.deps import ServicesDep
-from api.errors import BODY_TOO_LARGE, conflict, not_found
+from api.errors import BODY, conflict, not_found
 from api.paging import PAGED, PageDep, linked
 from api.schemas import TAG, ContactFields, ContactIn, TagIn
 from shared.domain.ids import ID_PATTERN
@@ -21,7 +21,7 @@ UNKNOWN = not_found("contact")
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    **guarded("events", {**BODY_TOO_LARGE, **conflict("A contact with that id exists")}),
+    **guarded("events", {**BODY, **conflict("A contact with that id exists")}),
 )
 async def create_contact(body: ContactIn, services: ServicesDep) -> ContactView:
     return await contacts.create(services, body.model_dump(exclude_none=True))
@@ -32,12 +32,12 @@ async def get_contact(contact_id: ContactId, services: ServicesDep) -> ContactVi
     return await contacts.get(services, contact_id)
 
 
-@router.patch("/{contact_id}", **guarded("events", {**BODY_TOO_LARGE, **UNKNOWN}))
+@router.patch("/{contact_id}", **guarded("events", {**BODY, **UNKNOWN}))
 async def update_contact(contact_id: ContactId, body: ContactFields, services: ServicesDep) -> ContactView:
     return await contacts.update(services, contact_id, body.model_dump(exclude_unset=True))
 
 
-@router.post("/{contact_id}/tags", **guarded("events", {**BODY_TOO_LARGE, **UNKNOWN}))
+@router.post("/{contact_id}/tags", **guarded("events", {**BODY, **UNKNOWN}))
 async def add_tag(contact_id: ContactId, body: TagIn, services: ServicesDep) -> TagsView:
     """Add a tag. A real change is a `tag.added` event; `event_id` is null when
     the contact already had the tag."""

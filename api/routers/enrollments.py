@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, status
 
 from api.auth import guarded
 from api.deps import ServicesDep
-from api.errors import BODY_TOO_LARGE, conflict, not_found
+from api.errors import BODY, conflict, not_found
 from api.schemas import EnrollIn
 from shared.contracts import EnrollmentView
 from shared.domain.ids import ID_PATTERN
@@ -24,7 +24,7 @@ UNKNOWN = not_found("enrollment")
     **guarded(
         "admin",
         {
-            **BODY_TOO_LARGE,
+            **BODY,
             **not_found("automation, or no contact with that id"),
             **conflict(
                 "The automation is archived, or the contact is in it already, "

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Response, status
 
 from api.auth import guarded
 from api.deps import ServicesDep
-from api.errors import not_found, too_large
+from api.errors import BODY, not_found, too_large
 from api.limits import body_limit
 from shared.domain.events import Event
 from shared.domain.limits import EVENT_BYTES
@@ -21,6 +21,7 @@ router = APIRouter(tags=["events"])
                 "model": Accepted,
                 "description": "An event with that id was posted before: the first answer",
             },
+            **BODY,
             **too_large(EVENT_BYTES, "The event"),
             **not_found("contact"),
         },

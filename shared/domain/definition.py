@@ -7,12 +7,13 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.domain.conditions import Condition
 from shared.domain.criteria import CRITERION_TYPES, Criterion, EmailCriterion
 from shared.domain.durations import Duration
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
+from shared.domain.times import AwareDateTime
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 END = "end"
@@ -55,7 +56,7 @@ class PlannedSend(_Step):
 class Wait(_Step):
     type: Literal["wait"]
     duration: Duration | None = None
-    until: AwareDatetime | None = None
+    until: AwareDateTime | None = None
 
 
 class WaitForEvent(_Step):

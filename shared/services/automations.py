@@ -42,9 +42,14 @@ def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
     )
 
 
-def _validated(raw: dict[str, Any]) -> dict[str, Any]:
-    """The definition as saved: validated, with durations in canonical form."""
-    return parse_definition(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
+def _split(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The `id` in a body (None when absent or null), and the definition as saved:
+    validated, with durations in canonical form."""
+    rest = {k: v for k, v in raw.items() if k != "id"}
+    automation_id = raw.get("id")
+    if automation_id is not None and not is_id(automation_id):
+        raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
+    return automation_id, parse_definition(rest).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, AutomationVersion]:
@@ -58,13 +63,8 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
 
 async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
     """Save a definition as version 1; its `id` is generated when absent."""
-    raw = dict(raw)
-    automation_id = raw.pop("id", None)
-    if automation_id is None:
-        automation_id = new_id("au")
-    if not is_id(automation_id):
-        raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
-    definition = _validated(raw)
+    given, definition = _split(raw)
+    automation_id = given or new_id("au")
 
     def save(session: Session) -> AutomationView:
         if session.get(AutomationRow, automation_id) is not None:
@@ -87,8 +87,8 @@ async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
 
 
 async def publish(services: Services, automation_id: str, raw: dict[str, Any]) -> AutomationView:
-    """Publish the next version (an `id` in `raw` is ignored)."""
-    definition = _validated({k: v for k, v in raw.items() if k != "id"})
+    """Publish the next version (an `id` in `raw`, if any, is ignored)."""
+    _, definition = _split(raw)
 
     def save(session: Session) -> AutomationView:
         row, _ = _latest(session, automation_id)
