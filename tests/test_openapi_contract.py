@@ -18,7 +18,7 @@ pytestmark = pytest.mark.workflow
 
 ROOT = Path(__file__).parent.parent
 # Enough to find what it found before each fix, within about a minute.
-EXAMPLES = 10
+EXAMPLES = 6
 
 
 async def test_schemathesis_finds_no_failure_and_no_server_error(
