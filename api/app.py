@@ -1,5 +1,5 @@
-"""The HTTP API: validates requests and forwards them to the database, the
-event bus and Temporal. Business rules live in `shared`."""
+"""The HTTP API: parses requests, calls a service (`shared.services`), and
+answers with its view, or with the status code of what it refused."""
 
 import logging
 import re
@@ -16,14 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import auth as keys
 from api import definition_schema
-from api.auth import KeyRing
 from api.limits import BodyLimit
 from api.routers import appointments, automations, contacts, enrollments, events, health
 from shared.domain.definition import DefinitionError
-from shared.domain.errors import Conflict, NotFound
+from shared.domain.errors import Conflict, NotFound, Unavailable
 from shared.domain.limits import DEFINITION_BYTES
-from shared.services.events import EventBus
+from shared.services.context import Services
 from shared.settings import settings
 from shared.store import db
 from shared.temporal import connect
@@ -38,17 +38,18 @@ def create_app(
     auth: bool | None = None,
 ) -> FastAPI:
     """The app; tests pass their own engine, client, task queue and auth."""
+    required = settings().auth if auth is None else auth
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or db.engine()
-        app.state.auth = settings().auth if auth is None else auth
-        app.state.keys = KeyRing(app.state.engine)
-        app.state.client = client or await connect()
-        app.state.task_queue = task_queue or settings().task_queue
-        app.state.bus = EventBus(app.state.engine, app.state.client)
+        app.state.auth = required
+        app.state.keys = keys.KeyRing(app.state.engine)
+        app.state.services = Services(
+            app.state.engine, client or await connect(), task_queue or settings().task_queue
+        )
         # Deliver what a crash between storing and signalling left behind.
-        count = await app.state.bus.redeliver_pending()
+        count = await app.state.services.bus.redeliver_pending()
         if count:
             log.info("redelivered %d events left undelivered", count)
         yield
@@ -58,10 +59,13 @@ def create_app(
         summary="Marketing automations with goals, run as Temporal workflows",
         version="0.1.0",
         lifespan=lifespan,
+        # One schema per model: the definition's steps are the same going in (api.definition_schema) and out.
+        separate_input_output_schemas=False,
     )
     for module in (health, contacts, automations, enrollments, events, appointments, definition_schema):
         app.include_router(module.router)
     definition_schema.document(app)
+    keys.document(app, required)
     app.add_middleware(BodyLimit, limit=DEFINITION_BYTES)
 
     @app.exception_handler(StarletteHTTPException)
@@ -80,6 +84,10 @@ def create_app(
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, error: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503)
 
     @app.exception_handler(DefinitionError)
     async def bad_definition(_: Request, error: DefinitionError) -> JSONResponse:

@@ -5,11 +5,12 @@ scope 403. Each route names its scope with `guarded(scope)`."""
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.errors import UNAVAILABLE, Responses, error
 from shared.store import keys
 from shared.store.db import run_db
 
@@ -62,15 +63,39 @@ def _needs(scope: str) -> Any:
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No API key, or an unknown or revoked one"},
-    403: {"description": "The API key's scope does not allow this route"},
+_REFUSALS: Responses = {
+    **error(401, "No API key, or an unknown or revoked one"),
+    **error(403, "The API key's scope does not allow this route"),
+    # Checking the key reads the database, and every guarded route uses it or Temporal.
+    **UNAVAILABLE,
 }
 
 
 def guarded(
-    scope: str, responses: dict[int | str, dict[str, Any]] | None = None, dependencies: tuple[Any, ...] = ()
+    scope: str, responses: Responses | None = None, dependencies: tuple[Any, ...] = ()
 ) -> dict[str, Any]:
     """A route's keyword arguments: the scope it needs (checked before its other
-    `dependencies`), and its 401 and 403 besides its other `responses` in the OpenAPI."""
+    `dependencies`), and its 401, 403 and 503 besides its other `responses` in the OpenAPI."""
     return {"dependencies": [_needs(scope), *dependencies], "responses": {**_REFUSALS, **(responses or {})}}
+
+
+def document(app: FastAPI, required: bool) -> None:
+    """Without keys (GOALFLOW_AUTH=off) the OpenAPI says so: no security scheme, no 401 or 403."""
+    if required:
+        return
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = plain()
+        spec.get("components", {}).pop("securitySchemes", None)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                operation.pop("security", None)
+                for status in ("401", "403"):
+                    operation["responses"].pop(status, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -18,9 +18,10 @@ BODY = "AutomationDefinition"
 
 @cache
 def definition_schema(ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
-    """The schema, its `id` (optional: generated when absent) included."""
+    """The schema, its `id` (optional: generated when absent or null) included."""
     schema = Automation.model_json_schema(by_alias=True, ref_template=ref_template)
-    schema["properties"] = {"id": {"type": "string", "pattern": ID_PATTERN}, **schema["properties"]}
+    id_schema = {"anyOf": [{"type": "string", "pattern": ID_PATTERN}, {"type": "null"}]}
+    schema["properties"] = {"id": id_schema, **schema["properties"]}
     return schema
 
 
@@ -40,7 +41,7 @@ def document(app: FastAPI) -> None:
         schema = copy.deepcopy(definition_schema("#/components/schemas/{model}"))
         components = spec.setdefault("components", {}).setdefault("schemas", {})
         for name, part in {**schema.pop("$defs"), BODY: schema}.items():
-            if components.get(name, part) != part:
+            if _without_null_defaults(components.get(name, part)) != _without_null_defaults(part):
                 raise RuntimeError(f"two OpenAPI schemas named {name}")
             components[name] = part
         for path, method in (("/automations", "post"), ("/automations/{automation_id}", "put")):
@@ -50,3 +51,13 @@ def document(app: FastAPI) -> None:
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _without_null_defaults(schema: Any) -> Any:
+    """`schema` as FastAPI writes it for a response model (the steps of an
+    automation's view): the same, without `"default": null`."""
+    if isinstance(schema, dict):
+        return {k: _without_null_defaults(v) for k, v in schema.items() if not (k == "default" and v is None)}
+    if isinstance(schema, list):
+        return [_without_null_defaults(v) for v in schema]
+    return schema

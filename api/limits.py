@@ -23,11 +23,6 @@ def body_limit(limit: int, what: str) -> Any:
     return Depends(check)
 
 
-def too_large(limit: int, what: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI entry of a 413 from `body_limit`."""
-    return {413: {"description": f"{what} is over {size(limit)}"}}
-
-
 class BodyLimit:
     """Refuses any request body over `limit` bytes: by its Content-Length
     before reading it, or as soon as a streamed body passes the limit."""

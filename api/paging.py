@@ -1,20 +1,21 @@
 """`limit` and `cursor` on list routes; the next page linked in a `Link` header."""
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from shared.domain.paging import Page, cursor_of, parse_cursor
+from shared.domain.paging import Listed, Page, cursor_of, parse_cursor
 
 T = TypeVar("T")
 
 
 async def _page(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="At most this many; none: all")] = None,
-    cursor: Annotated[str | None, Query(description='From the `Link: <…>; rel="next"` of a page')] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_-]+$", description='From the `Link: <…>; rel="next"` of a page'),
+    ] = None,
 ) -> Page:
     if cursor is None:
         return Page(limit)
@@ -27,16 +28,21 @@ async def _page(
 
 
 PageDep = Annotated[Page, Depends(_page)]
-PAGED = {"headers": {"Link": {"description": '`<…>; rel="next"` when there is a next page'}}}
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": '`<…>; rel="next"` when there is a next page',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
 
 
-def one_page(
-    items: list[T], page: Page, request: Request, response: Response, key: Callable[[T], tuple[datetime, str]]
-) -> list[T]:
-    """The page's items (the query fetched one more), and the Link to the next page."""
-    if page.limit is None or len(items) <= page.limit:
-        return items
-    items = items[: page.limit]
-    following = request.url.include_query_params(limit=page.limit, cursor=cursor_of(*key(items[-1])))
-    response.headers["Link"] = f'<{following}>; rel="next"'
-    return items
+def linked(listed: Listed[T], request: Request, response: Response) -> list[T]:
+    """The page's items; the Link to the next page in `response`."""
+    if listed.next is not None:
+        following = request.url.include_query_params(limit=len(listed.items), cursor=cursor_of(*listed.next))
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return listed.items

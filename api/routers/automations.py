@@ -1,18 +1,15 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response, status
-from sqlmodel import Session, col, select
+from fastapi import APIRouter, Body, Path, Request, Response, status
 
 from api.auth import guarded
-from api.deps import DbDep
-from api.limits import too_large
-from api.paging import PAGED, PageDep, one_page
-from shared.domain.definition import DefinitionError, Problem, parse_definition
-from shared.domain.errors import Conflict, NotFound
-from shared.domain.ids import is_id, new_id
-from shared.domain.limits import DEFINITION_BYTES, STRUCTURE_BYTES, TEMPLATE_BYTES, size
-from shared.store.db import AutomationRow, AutomationVersion, utcnow
-from shared.store.paging import paged
+from api.deps import ServicesDep
+from api.errors import BODY, Responses, conflict, invalid, not_found
+from api.paging import PAGED, PageDep, linked
+from shared.domain.ids import ID_PATTERN
+from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
+from shared.services import automations
+from shared.services.automations import AutomationView
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
@@ -39,140 +36,65 @@ DefinitionBody = Annotated[
     dict[str, Any],
     Body(openapi_examples={"nurture": {"summary": "Nurture until purchase", "value": EXAMPLE}}),
 ]
+AutomationId = Annotated[str, Path(pattern=ID_PATTERN)]
 # Saving a definition: its size (api.limits.BodyLimit), then the checks of shared.domain.definition.
-SAVING: dict[int | str, dict[str, Any]] = {
-    **too_large(DEFINITION_BYTES, "The definition"),
-    422: {
-        "description": "The definition fails a check; each problem names the step and the field. "
+SAVING: Responses = {
+    **BODY,
+    **invalid(
+        "The definition fails a check; each problem names the step and the field. "
         f"Limits: a template (subject, body) is at most {size(TEMPLATE_BYTES)}; the structure "
         f"(the steps without their content) at most {size(STRUCTURE_BYTES)}."
-    },
+    ),
 }
+# Definitions as saved: without the fields left out.
+SAVED: dict[str, Any] = {"response_model_exclude_none": True}
+UNKNOWN = not_found("automation")
 
 
-def _out(row: AutomationRow, version: AutomationVersion) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "version": version.version,
-        "latest_version": row.latest_version,
-        "archived": row.archived,
-        "created_at": version.created_at,
-        **version.definition,
-    }
-
-
-def _validated(raw: dict[str, Any]) -> dict[str, Any]:
-    """The definition as saved: validated, with durations in canonical form."""
-    return parse_definition(raw).model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, AutomationVersion]:
-    row = session.get(AutomationRow, automation_id)
-    if row is None:
-        raise NotFound("automation", automation_id)
-    version = session.get(AutomationVersion, (automation_id, row.latest_version))
-    assert version is not None
-    return row, version
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, **guarded("admin", SAVING))
-async def create_automation(db: DbDep, body: DefinitionBody) -> dict[str, Any]:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    **SAVED,
+    **guarded("admin", {**SAVING, **conflict("An automation with that id exists")}),
+)
+async def create_automation(services: ServicesDep, body: DefinitionBody) -> AutomationView:
     """Save a definition as version 1. `id` is optional (generated when absent)."""
-    raw = dict(body)
-    automation_id = raw.pop("id", None)
-    if automation_id is None:
-        automation_id = new_id("au")
-    if not is_id(automation_id):
-        raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
-    definition = _validated(raw)
-
-    def save(session: Session) -> dict[str, Any]:
-        if session.get(AutomationRow, automation_id) is not None:
-            raise Conflict(
-                f"automation '{automation_id}' exists; PUT /automations/{automation_id} "
-                "publishes a new version"
-            )
-        now = utcnow()
-        row = AutomationRow(id=automation_id, latest_version=1, created_at=now)
-        version = AutomationVersion(
-            automation_id=automation_id, version=1, definition=definition, created_at=now
-        )
-        session.add(row)
-        session.flush()
-        session.add(version)
-        session.commit()
-        return _out(row, version)
-
-    return await db(save)
+    return await automations.create(services, body)
 
 
-@router.put("/{automation_id}", **guarded("admin", SAVING))
-async def publish_version(automation_id: str, db: DbDep, body: DefinitionBody) -> dict[str, Any]:
+@router.put("/{automation_id}", **SAVED, **guarded("admin", {**SAVING, **UNKNOWN}))
+async def publish_version(
+    automation_id: AutomationId, services: ServicesDep, body: DefinitionBody
+) -> AutomationView:
     """Publish the next version. Running enrollments stay on theirs."""
-    raw = {k: v for k, v in body.items() if k != "id"}
-    definition = _validated(raw)
-
-    def save(session: Session) -> dict[str, Any]:
-        row, _ = _latest(session, automation_id)
-        row.latest_version += 1
-        version = AutomationVersion(
-            automation_id=automation_id,
-            version=row.latest_version,
-            definition=definition,
-            created_at=utcnow(),
-        )
-        session.add(row)
-        session.add(version)
-        session.commit()
-        return _out(row, version)
-
-    return await db(save)
+    return await automations.publish(services, automation_id, body)
 
 
-@router.get("", **guarded("read", {200: PAGED}))
+@router.get("", **SAVED, **guarded("read", PAGED))
 async def list_automations(
-    db: DbDep, page: PageDep, request: Request, response: Response
-) -> list[dict[str, Any]]:
+    services: ServicesDep, page: PageDep, request: Request, response: Response
+) -> list[AutomationView]:
     """Each automation with its latest version, oldest first."""
-
-    def rows(session: Session) -> list[tuple[AutomationRow, AutomationVersion]]:
-        query = select(AutomationRow, AutomationVersion).join(
-            AutomationVersion,
-            (col(AutomationVersion.automation_id) == AutomationRow.id)
-            & (col(AutomationVersion.version) == AutomationRow.latest_version),
-        )
-        return list(session.exec(paged(query, col(AutomationRow.created_at), col(AutomationRow.id), page)))
-
-    found = one_page(await db(rows), page, request, response, lambda r: (r[0].created_at, r[0].id))
-    return [_out(row, version) for row, version in found]
+    return linked(await automations.listed(services, page), request, response)
 
 
-@router.get("/{automation_id}", **guarded("read"))
-async def get_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
-    return await db(lambda s: _out(*_latest(s, automation_id)))
+@router.get("/{automation_id}", **SAVED, **guarded("read", UNKNOWN))
+async def get_automation(automation_id: AutomationId, services: ServicesDep) -> AutomationView:
+    return await automations.latest(services, automation_id)
 
 
-@router.get("/{automation_id}/versions/{version}", **guarded("read"))
-async def get_version(automation_id: str, version: int, db: DbDep) -> dict[str, Any]:
-    def one(session: Session) -> dict[str, Any]:
-        row, _ = _latest(session, automation_id)
-        found = session.get(AutomationVersion, (automation_id, version))
-        if found is None:
-            raise NotFound("version", f"{automation_id}/{version}")
-        return _out(row, found)
+@router.get(
+    "/{automation_id}/versions/{version}",
+    **SAVED,
+    **guarded("read", not_found("automation, or no such version of it")),
+)
+async def get_version(
+    automation_id: AutomationId, version: Annotated[int, Path(ge=1)], services: ServicesDep
+) -> AutomationView:
+    return await automations.version(services, automation_id, version)
 
-    return await db(one)
 
-
-@router.delete("/{automation_id}", **guarded("admin"))
-async def archive_automation(automation_id: str, db: DbDep) -> dict[str, Any]:
+@router.delete("/{automation_id}", **SAVED, **guarded("admin", UNKNOWN))
+async def archive_automation(automation_id: AutomationId, services: ServicesDep) -> AutomationView:
     """Archive: no new enrollments; running ones finish on their version."""
-
-    def archive(session: Session) -> dict[str, Any]:
-        row, version = _latest(session, automation_id)
-        row.archived = True
-        session.add(row)
-        session.commit()
-        return _out(row, version)
-
-    return await db(archive)
+    return await automations.archive(services, automation_id)

@@ -1,13 +1,12 @@
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
 from api.auth import guarded
-from api.deps import BusDep, DbDep
-from api.limits import body_limit, too_large
+from api.deps import ServicesDep
+from api.errors import BODY, not_found, too_large
+from api.limits import body_limit
 from shared.domain.events import Event
 from shared.domain.limits import EVENT_BYTES
-from shared.store.contacts import get_contact
+from shared.services.events import Accepted
 
 router = APIRouter(tags=["events"])
 
@@ -15,14 +14,25 @@ router = APIRouter(tags=["events"])
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
-    **guarded("events", too_large(EVENT_BYTES, "The event"), (body_limit(EVENT_BYTES, "the event"),)),
+    **guarded(
+        "events",
+        {
+            200: {
+                "model": Accepted,
+                "description": "An event with that id was posted before: the first answer",
+            },
+            **BODY,
+            **too_large(EVENT_BYTES, "The event"),
+            **not_found("contact"),
+        },
+        (body_limit(EVENT_BYTES, "the event"),),
+    ),
 )
-async def post_event(event: Event, response: Response, bus: BusDep, db: DbDep) -> dict[str, Any]:
+async def post_event(event: Event, response: Response, services: ServicesDep) -> Accepted:
     """Store the event and signal every running enrollment of its contact that
     started at or before `occurred_at`. The same `id` again answers 200 with
     the first answer and delivers nothing twice."""
-    await db(lambda s: get_contact(s, event.contact_id))
-    new, delivered_to = await bus.publish(event)
+    accepted, new = await services.bus.post(event)
     if not new:
         response.status_code = status.HTTP_200_OK
-    return {"event_id": event.id, "delivered_to": delivered_to}
+    return accepted

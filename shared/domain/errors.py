@@ -8,3 +8,7 @@ class NotFound(LookupError):
 
 class Conflict(Exception):
     pass
+
+
+class Unavailable(Exception):
+    """A service goalflow depends on (Temporal, the database) did not answer in time."""

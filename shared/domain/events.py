@@ -1,11 +1,12 @@
 """Events (SPEC §4): what forwarders post and what enrollments receive as signals."""
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.ids import Id
+from shared.domain.times import DateTime
 
 EventType = Literal[
     "email.opened",
@@ -55,13 +56,33 @@ def _required(event_type: str) -> tuple[str, ...]:
     return ("message_id",) if event_type.startswith("email.") else ()
 
 
+def _data_rules() -> dict[str, Any]:
+    """The data each type needs, in JSON Schema, as `_check` checks it."""
+    rules: list[dict[str, Any]] = []
+    for event_type in get_args(EventType):
+        fields = _required(event_type)
+        data: dict[str, Any] = {f: {"not": {"enum": [None, ""]}} for f in fields}
+        if event_type == "appointment.status":
+            data["status"] = {"enum": list(APPOINTMENT_STATUSES)}
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": event_type}}, "required": ["type"]},
+                "then": {
+                    "required": ["data"],
+                    "properties": {"data": {"required": list(fields), "properties": data}},
+                },
+            }
+        )
+    return {"allOf": rules}
+
+
 class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_data_rules())
 
     id: str = Field(min_length=1, max_length=200)
     contact_id: Id
     type: EventType
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: DateTime = Field(default_factory=lambda: datetime.now(UTC))
     data: dict[str, Any] = {}
 
     @model_validator(mode="after")

@@ -3,8 +3,13 @@ one before (keyset paging: no row is skipped or repeated when rows are added).""
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,23 @@ def parse_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(time), str(id)
     except (ValueError, TypeError) as error:
         raise ValueError("not a cursor this API gave") from error
+
+
+@dataclass(frozen=True)
+class Listed(Generic[T]):
+    """One page of a list, and where the next one starts."""
+
+    items: list[T]
+    # The (time, id) of the page's last item when there is a next page.
+    next: tuple[datetime, str] | None = None
+
+    def map(self, convert: Callable[[T], U]) -> "Listed[U]":
+        return Listed([convert(item) for item in self.items], self.next)
+
+
+def one_page(rows: list[T], page: Page, key: Callable[[T], tuple[datetime, str]]) -> Listed[T]:
+    """The page of `rows`, a query's result with one row more than `page.limit`."""
+    if page.limit is None or len(rows) <= page.limit:
+        return Listed(rows)
+    rows = rows[: page.limit]
+    return Listed(rows, key(rows[-1]))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -22,15 +23,28 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from shared.contracts import EVENT_SIGNAL
 from shared.domain.events import Event, signalled
-from shared.store.contacts import apply_event
-from shared.store.db import EnrollmentRow, EventRow, run_db, utcnow
+from shared.store.contacts import apply_event, get_contact
+from shared.store.db import EnrollmentRow, EventRow, in_session, run_db, utcnow
 from shared.store.events import from_row, to_row
+
+
+class Accepted(BaseModel):
+    event_id: str
+    # The enrollments it was signalled to.
+    delivered_to: list[str]
 
 
 class EventBus:
     def __init__(self, engine: Engine, client: Client):
         self.engine = engine
         self.client = client
+
+    async def post(self, event: Event) -> tuple[Accepted, bool]:
+        """An event from outside, about a contact that must exist: stored and
+        delivered (`publish`). Also says whether it was new."""
+        await in_session(self.engine, lambda s: get_contact(s, event.contact_id))
+        new, delivered_to = await self.publish(event)
+        return Accepted(event_id=event.id, delivered_to=delivered_to), new
 
     async def publish(self, event: Event) -> tuple[bool, list[str]]:
         """Store and deliver `event`. Returns whether it was new, and the

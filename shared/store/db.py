@@ -308,6 +308,16 @@ async def run_db(engine: Engine, work: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(executor, work)
 
 
+async def in_session(engine: Engine, work: Callable[[Session], T]) -> T:
+    """`work` in a session of its own, off the event loop (see `run_db`)."""
+
+    def run() -> T:
+        with Session(engine, expire_on_commit=False) as session:
+            return work(session)
+
+    return await run_db(engine, run)
+
+
 @cache
 def engine() -> Engine:
     return make_engine(settings().database_url)

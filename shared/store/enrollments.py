@@ -7,7 +7,6 @@ concurrent requests compute the same id and only one start succeeds.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, true
 from sqlmodel import Session, col, select
@@ -262,14 +261,3 @@ def list_for_contact(session: Session, contact_id: str, page: Page = WHOLE) -> l
     get_contact(session, contact_id)
     query = select(EnrollmentRow).where(EnrollmentRow.contact_id == contact_id)
     return list(session.exec(paged(query, col(EnrollmentRow.enrolled_at), col(EnrollmentRow.id), page)))
-
-
-def summary(row: EnrollmentRow) -> dict[str, Any]:
-    return {
-        "enrollment_id": row.id,
-        "automation_id": row.automation_id,
-        "version": row.version,
-        "contact_id": row.contact_id,
-        "status": row.status,
-        "end_reason": row.end_reason,
-    }

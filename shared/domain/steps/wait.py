@@ -2,17 +2,16 @@
 
 from typing import Literal
 
-from pydantic import AwareDatetime
-
 from shared.domain.durations import Duration
 from shared.domain.steps.base import Branch, Flow, Problem, StepBase
+from shared.domain.times import AwareDateTime
 from shared.domain.windows import SendWindow
 
 
 class Wait(StepBase):
     type: Literal["wait"]
     duration: Duration | None = None
-    until: AwareDatetime | None = None
+    until: AwareDateTime | None = None
     # Until the window is open, in the contact's time zone (at once if it is).
     window: SendWindow | None = None
 
