@@ -19,7 +19,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import auth as keys
 from api import definition_schema
 from api.limits import BodyLimit
-from api.routers import appointments, automations, contacts, enrollments, events, health
+from api.routers import (
+    appointments,
+    automations,
+    contacts,
+    dev,
+    enrollments,
+    events,
+    health,
+    links,
+    senders,
+    tracking,
+)
 from shared.domain.definition import DefinitionError
 from shared.domain.errors import Conflict, NotFound, Unavailable
 from shared.domain.limits import DEFINITION_BYTES
@@ -46,7 +57,11 @@ def create_app(
         app.state.auth = required
         app.state.keys = keys.KeyRing(app.state.engine)
         app.state.services = Services(
-            app.state.engine, client or await connect(), task_queue or settings().task_queue
+            app.state.engine,
+            client or await connect(),
+            task_queue or settings().task_queue,
+            secret_key=settings().secret_key,
+            public_url=settings().public_url,
         )
         # Deliver what a crash between storing and signalling left behind.
         count = await app.state.services.bus.redeliver_pending()
@@ -62,7 +77,19 @@ def create_app(
         # One schema per model: the definition's steps are the same going in (api.definition_schema) and out.
         separate_input_output_schemas=False,
     )
-    for module in (health, contacts, automations, enrollments, events, appointments, definition_schema):
+    for module in (
+        health,
+        contacts,
+        automations,
+        enrollments,
+        events,
+        appointments,
+        links,
+        senders,
+        tracking,
+        dev,
+        definition_schema,
+    ):
         app.include_router(module.router)
     definition_schema.document(app)
     keys.document(app, required)

@@ -44,3 +44,9 @@ BODY: Responses = {
     **too_large(DEFINITION_BYTES, "The request body"),
 }
 UNAVAILABLE = error(503, "Temporal or the database did not answer")
+
+
+def html_page(description: str) -> Responses:
+    """A 200 that is an HTML page. Routes that answer one keep JSON as their
+    media type, so that their errors are documented as the JSON they are."""
+    return {200: {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}}

@@ -1,6 +1,6 @@
 """Request bodies. Responses are the services' views."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +17,12 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Consent(_Body):
+    email: Literal["subscribed", "unsubscribed"] | None = None
+    sms: Literal["subscribed", "unsubscribed"] | None = None
+    whatsapp: Literal["subscribed", "unsubscribed"] | None = None
+
+
 class ContactFields(_Body):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = None
@@ -25,6 +31,8 @@ class ContactFields(_Body):
     timezone: str | None = Field(default=None, json_schema_extra={"enum": [*ZONES, None]})
     attributes: dict[str, Any] | None = None
     tags: list[Tag] | None = None
+    # `{"email": "subscribed"}` resubscribes (an `email.resubscribed` event).
+    consent: Consent | None = None
 
     @field_validator("timezone")
     @classmethod

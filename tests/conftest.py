@@ -32,9 +32,6 @@ from shared.temporal import data_converter
 from worker.main import running_worker
 from worker.outbox import Sending
 
-# Tracking URLs are signed: the tests' processes (and the stacks they start) share this key.
-os.environ.setdefault("GOALFLOW_SECRET_KEY", "goalflow-tests-secret-key")
-
 
 def binary(name: str) -> str | None:
     """A binary from PATH or from this interpreter's venv (pip puts it there)."""

@@ -3,14 +3,14 @@
 import html
 import re
 from email.message import EmailMessage
-from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from api.auth import guarded
+from api.errors import error, html_page
+from shared.services import mailbox as caught
 from shared.settings import settings
-from shared.store.mailbox import Mailbox
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
@@ -28,14 +28,17 @@ pre {{ white-space: pre-wrap; }}
 {messages}</body></html>"""
 
 
-@router.get("/mailbox", response_class=HTMLResponse, **guarded("admin", {404: {"description": "No catcher"}}))
+@router.get(
+    "/mailbox",
+    **guarded(
+        "admin",
+        {**html_page("The caught mail"), **error(404, "This API runs without make run's SMTP catcher")},
+    ),
+)
 async def mailbox() -> HTMLResponse:
     """The mail `make run`'s SMTP catcher caught, newest first, each message
     rendered with its links clickable. Only where `make run` catches the mail."""
-    directory = settings().mailbox
-    if directory is None:
-        raise HTTPException(404, "no mailbox: make run catches mail only when GOALFLOW_SMTP_URL is unset")
-    messages = Mailbox(Path(directory)).newest_first()
+    messages = caught.newest_first(settings().mailbox)
     body = "\n".join(_article(m) for m in messages)
     return HTMLResponse(_PAGE.format(count=len(messages), messages=body or "<p>No mail yet.</p>"))
 

@@ -3,7 +3,7 @@ test of whether one event meets one criterion."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.domain.events import Event
 
@@ -21,13 +21,13 @@ class EmailCriterion(_Criterion):
     # Send steps the message must come from; empty means any email this enrollment sent.
     steps: list[str] = []
     # Opens and clicks by image proxies and link scanners count only when this says so (G14).
-    count_automated: bool = False
+    count_automated: StrictBool = False
 
 
 class LinkClickedCriterion(_Criterion):
     type: Literal["link.clicked"]
     links: list[str] = Field(min_length=1)
-    count_automated: bool = False
+    count_automated: StrictBool = False
 
 
 class TagAddedCriterion(_Criterion):

@@ -2,8 +2,8 @@
 
 
 class NotFound(LookupError):
-    def __init__(self, what: str, id: str):
-        super().__init__(f"{what} '{id}' not found")
+    def __init__(self, what: str, id: str, why: str = ""):
+        super().__init__(f"{what} '{id}' not found" + (f": {why}" if why else ""))
 
 
 class Conflict(Exception):

@@ -9,20 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class SendWindow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     days: list[Day] = Field(default=list(DAYS), min_length=1)
-    start: time = time(0, 0)
+    start: str = Field(default="00:00", pattern=_HH_MM)
     # Exclusive; "24:00" is not a time, so a window to midnight ends at "23:59".
-    end: time = time(23, 59)
+    end: str = Field(default="23:59", pattern=_HH_MM)
 
     @model_validator(mode="after")
     def _order(self) -> "SendWindow":
         if self.start >= self.end:
-            raise ValueError(f"start ({self.start:%H:%M}) must be before end ({self.end:%H:%M})")
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
         return self
 
     def opens(self, now: datetime, zone: str) -> datetime | None:
@@ -33,8 +34,8 @@ class SendWindow(BaseModel):
             day = (local + timedelta(days=ahead)).date()
             if DAYS[day.weekday()] not in self.days:
                 continue
-            opening = datetime.combine(day, self.start, tzinfo=local.tzinfo)
-            closing = datetime.combine(day, self.end, tzinfo=local.tzinfo)
+            opening = datetime.combine(day, time.fromisoformat(self.start), tzinfo=local.tzinfo)
+            closing = datetime.combine(day, time.fromisoformat(self.end), tzinfo=local.tzinfo)
             if ahead == 0 and opening <= local < closing:
                 return None
             if opening > local:

@@ -7,10 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from shared.domain.definition import DefinitionError, Problem, Step, parse_definition
+from shared.domain.definition import Automation, DefinitionError, Problem, Step, parse_definition, warnings
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.ids import is_id, new_id
 from shared.domain.paging import Listed, Page, one_page
+from shared.domain.windows import SendWindow
 from shared.services.context import Services
 from shared.store.db import AutomationRow, AutomationVersion, utcnow
 from shared.store.paging import paged
@@ -26,11 +27,15 @@ class AutomationView(BaseModel):
     created_at: datetime
     name: str
     reentry: Literal["never", "after_exit"]
+    send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1)
+    # Allowed but may surprise: templates that print a contact field without a
+    # default skip the contacts that lack it.
+    warnings: list[str] = []
 
 
 def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
-    return AutomationView.model_validate(
+    view = AutomationView.model_validate(
         {
             "id": row.id,
             "version": version.version,
@@ -40,6 +45,8 @@ def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
             **version.definition,
         }
     )
+    definition = Automation.model_construct(steps=view.steps)
+    return view.model_copy(update={"warnings": warnings(definition)})
 
 
 def _split(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:

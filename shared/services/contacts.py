@@ -31,6 +31,8 @@ class ContactView(BaseModel):
     unsubscribed: bool
     blocklisted: bool
     created_at: datetime
+    # Per channel; a channel not named is subscribed.
+    consent: dict[str, str] = {}
 
 
 class TagsView(BaseModel):
@@ -54,6 +56,9 @@ class MessageView(BaseModel):
     sender: str | None
     subject: str
     body: str
+    html: str | None = None
+    # sending | sent | refused (by the SMTP server, for good)
+    status: str = "sent"
     created_at: datetime
 
 

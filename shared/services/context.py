@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
+from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
 from shared.store.db import in_session
 
@@ -21,10 +22,15 @@ class Services:
     engine: Engine
     client: Client
     task_queue: str
+    # Signs tracking URLs (GOALFLOW_SECRET_KEY); without it nothing is tracked.
+    secret_key: bytes | None = None
+    public_url: str = "http://127.0.0.1:8000"
     bus: EventBus = field(init=False)
+    tracker: Tracker | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.bus = EventBus(self.engine, self.client)
+        self.tracker = Tracker(self.public_url, self.secret_key) if self.secret_key else None
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Database work off the event loop, one session per call."""

@@ -40,6 +40,7 @@ from shared.domain.errors import Conflict, Unavailable
 from shared.domain.paging import Listed, Page, one_page
 from shared.services import reconcile
 from shared.services.context import Services
+from shared.settings import settings
 from shared.store import enrollments
 from shared.store.db import EnrollmentRow, utcnow
 
@@ -85,7 +86,7 @@ async def start(services: Services, automation_id: str, contact_id: str) -> Enro
     try:
         await services.client.start_workflow(
             WORKFLOW_NAME,
-            EnrollmentInput(**register.model_dump(), automation=plan),
+            EnrollmentInput(**register.model_dump(), automation=plan, send_timeout=settings().send_timeout),
             id=entry.enrollment_id,
             task_queue=services.task_queue,
             # The id is unique forever: this is what refuses a concurrent second entry.

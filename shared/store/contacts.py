@@ -36,7 +36,7 @@ def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) ->
     contact = get_contact(session, contact_id)
     events: list[Event] = []
     for name, value in fields.items():
-        if name in ("attributes", "tags") and value is None:
+        if name in ("attributes", "tags", "consent") and value is None:
             continue  # An explicit null leaves them as they are.
         if name == "consent":
             events += _change_consent(contact, value)
@@ -56,6 +56,8 @@ def _change_consent(contact: Contact, wanted: dict[str, str]) -> list[Event]:
     """Consent given through the API; resubscribing to email is an event."""
     events = []
     for channel, state in wanted.items():
+        if state is None:
+            continue
         if set_consent(contact, channel, state) and channel == "email" and state == "subscribed":
             events.append(
                 Event(

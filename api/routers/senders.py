@@ -1,0 +1,33 @@
+"""Senders and their daily limits."""
+
+from fastapi import APIRouter, status
+from pydantic import Field, StrictInt
+
+from api.auth import guarded
+from api.deps import ServicesDep
+from api.errors import BODY, conflict
+from api.schemas import _Body
+from shared.services import senders
+from shared.services.senders import SenderView
+
+router = APIRouter(prefix="/senders", tags=["senders"])
+
+
+class SenderIn(_Body):
+    email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    # Messages per UTC day; past it a send step is skipped ('daily send limit reached').
+    daily_limit: StrictInt | None = Field(default=None, ge=0)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, **guarded("admin", {**BODY, **conflict("That sender exists")})
+)
+async def create_sender(body: SenderIn, services: ServicesDep) -> SenderView:
+    """A sender a send step's `sender` can name, with its daily limit."""
+    return await senders.create(services, body.email, body.name, body.daily_limit)
+
+
+@router.get("", **guarded("read"))
+async def list_senders(services: ServicesDep) -> list[SenderView]:
+    return await senders.all_senders(services)
