@@ -33,7 +33,9 @@ async def goalflow(bench: Bench, count: int) -> float:
     async with bench.http() as http:
         automation = (await http.post("/automations", json=FIRST_STEP)).json()["id"]
         await bounded(
-            count, IN_FLIGHT, lambda i: http.post("/contacts", json={"id": f"t{i}", "email": f"t{i}@x.io"})
+            count,
+            IN_FLIGHT,
+            lambda i: http.post("/contacts", json={"id": f"t{i}", "email": f"t{i}@x.io", "first_name": "T"}),
         )
         cpu = bench.cpu_seconds()
         start = time.perf_counter()

@@ -37,9 +37,11 @@ async def main() -> None:
                 for i in range(AUTOMATIONS)
             ]
             for run in range(args.runs):
-                contact = (await http.post("/contacts", json={"id": f"fan{run}", "email": "f@x.io"})).json()[
-                    "id"
-                ]
+                contact = (
+                    await http.post(
+                        "/contacts", json={"id": f"fan{run}", "email": "f@x.io", "first_name": "F"}
+                    )
+                ).json()["id"]
                 enrollments = [
                     (await http.post(f"/automations/{a}/enrollments", json={"contact_id": contact})).json()[
                         "enrollment_id"

@@ -41,7 +41,11 @@ Sampler = Callable[[int], Awaitable[float]]
 async def goalflow_waiting(http: Http, automation: str, prefix: str, count: int) -> Sampler:
     """`count` enrollments held at `pause`; returns the sampler that moves the i-th."""
     contacts = [f"{prefix}{i}" for i in range(count)]
-    await bounded(count, 32, lambda i: http.post("/contacts", json={"id": contacts[i], "email": "x@x.io"}))
+    await bounded(
+        count,
+        32,
+        lambda i: http.post("/contacts", json={"id": contacts[i], "email": "x@x.io", "first_name": "X"}),
+    )
     answers = await bounded(
         count,
         32,

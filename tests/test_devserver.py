@@ -105,7 +105,8 @@ async def test_define_enroll_post_event_and_see_the_jump(api: httpx.AsyncClient,
         for e in (await handle.fetch_history()).events
         if e.user_metadata.HasField("summary")
     ]
-    assert ("EVENT_TYPE_MARKER_RECORDED", "send_email welcome") in timeline
+    # Sends talk to the network: a regular activity, named after its step.
+    assert ("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", "send_email welcome") in timeline
     assert ("EVENT_TYPE_TIMER_STARTED", "pause (3d)") in timeline
 
     await post(api, f"/contacts/{contact}/tags", {"tag": "product purchased"}, 200)
@@ -148,7 +149,8 @@ async def enroll_many(
 ) -> tuple[list[str], list[str]]:
     automation = (await post(api, "/automations", {"name": "crash", "steps": steps}, 201))["id"]
     contacts = [
-        (await post(api, "/contacts", {"email": f"c{i}@example.com"}, 201))["id"] for i in range(count)
+        (await post(api, "/contacts", {"email": f"c{i}@example.com", "first_name": f"C{i}"}, 201))["id"]
+        for i in range(count)
     ]
     enrollments = []
     for contact in contacts:
@@ -270,7 +272,7 @@ async def test_a_storm_of_10000_events_loses_none_and_history_stays_bounded(
         {"id": "hold", "type": "goal", "criteria": [{"type": "custom", "name": "buy"}], "if_unmet": "wait"}
     ]
     automation = (await post(api, "/automations", {"name": "storm", "steps": steps}, 201))["id"]
-    contact = (await post(api, "/contacts", {"email": "storm@example.com"}, 201))["id"]
+    contact = (await post(api, "/contacts", {"email": "storm@example.com", "first_name": "Storm"}, 201))["id"]
     enrollment = (await post(api, f"/automations/{automation}/enrollments", {"contact_id": contact}, 201))[
         "enrollment_id"
     ]
@@ -330,7 +332,7 @@ async def waiting_enrollments(api: httpx.AsyncClient, count: int) -> tuple[str, 
     automation = (await post(api, "/automations", WAITING, 201))["id"]
     contacts, enrollments = [], []
     for _ in range(count):
-        contact = (await post(api, "/contacts", {"email": "op@example.com"}, 201))["id"]
+        contact = (await post(api, "/contacts", {"email": "op@example.com", "first_name": "Op"}, 201))["id"]
         body = {"contact_id": contact}
         enrollment = (await post(api, f"/automations/{automation}/enrollments", body, 201))["enrollment_id"]
         await until(api, enrollment, lambda s: s["current_step"] == "pause")
@@ -425,7 +427,7 @@ async def test_an_enrollment_gone_from_temporal_reads_removed_and_lets_the_conta
     """Its workflow's history deleted (past the namespace's retention, or a new
     server): the enrollment is an ordinary end, not a lasting 409 or 503."""
     automation, _, (enrollment,) = await waiting_enrollments(api, 1)
-    contact = (await post(api, "/contacts", {"email": "gone@example.com"}, 201))["id"]
+    contact = (await post(api, "/contacts", {"email": "gone@example.com", "first_name": "Gone"}, 201))["id"]
     gone = f"{automation}.{contact}.1"
     engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
     with Session(engine) as session:  # A row whose workflow Temporal does not have.
