@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import ListOpenWorkflowExecutionsRequest
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
@@ -191,7 +192,15 @@ class Stack:
     async def skip(self, duration: timedelta) -> None:
         """Let time pass on the time-skipping server."""
         assert self.env is not None
-        await self.env.sleep(duration)
+        try:
+            await asyncio.wait_for(self.env.sleep(duration), 30)
+        except (TimeoutError, RPCError):
+            # The clock is held by a run whose worker is gone: name the tests that left one.
+            found = await self.client.workflow_service.list_open_workflow_executions(
+                ListOpenWorkflowExecutionsRequest(namespace=self.client.namespace, maximum_page_size=100)
+            )
+            left = [(e.execution.workflow_id, STARTED_BY.get(e.task_queue)) for e in found.executions]
+            raise AssertionError(f"the time-skipping server's clock is held; open runs: {left}") from None
 
 
 @pytest.fixture(params=DATABASES)
@@ -205,6 +214,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
 async def stack(time_env: WorkflowEnvironment, engine: Engine) -> AsyncIterator[Stack]:
     async with make_stack(time_env.client, engine, time_env) as s:
         yield s
+
+
+# Which test started the stack on each task queue, to name a run left behind.
+STARTED_BY: dict[str, str | None] = {}
 
 
 class make_stack:
@@ -222,6 +235,7 @@ class make_stack:
         # By default messages are recorded only; tests of delivery pass an SMTP server.
         self.sending = sending or Sending()
         self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+        STARTED_BY[self.task_queue] = os.environ.get("PYTEST_CURRENT_TEST")
 
     async def __aenter__(self) -> Stack:
         app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue, auth=self.auth)
