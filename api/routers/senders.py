@@ -1,7 +1,9 @@
 """Senders and their daily limits."""
 
+from typing import Annotated
+
 from fastapi import APIRouter, status
-from pydantic import Field, StrictInt
+from pydantic import BeforeValidator, Field
 
 from api.auth import guarded
 from api.deps import ServicesDep
@@ -13,11 +15,23 @@ from shared.services.senders import SenderView
 router = APIRouter(prefix="/senders", tags=["senders"])
 
 
+def _whole(value: object) -> object:
+    """A JSON integer, written `10` or `10.0`; not `true` or `"10"`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+Count = Annotated[int, BeforeValidator(_whole)]
+
+
 class SenderIn(_Body):
     email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=254)
     name: str | None = Field(default=None, max_length=200)
     # Messages per UTC day; past it a send step is skipped ('daily send limit reached').
-    daily_limit: StrictInt | None = Field(default=None, ge=0)
+    daily_limit: Count | None = Field(default=None, ge=0)
 
 
 @router.post(
