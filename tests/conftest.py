@@ -116,8 +116,10 @@ async def time_skipping_server(path: str) -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def time_env(test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
+    """One server per test module: a run that one module leaves waiting (its
+    worker gone) can hold the server's clock, and must not hold another's."""
     async with time_skipping_server(test_server_path) as env:
         yield env
 
