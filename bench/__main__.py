@@ -10,6 +10,8 @@ for name, *args in (
     ("storm",),
     ("memory",),
     ("memory", "--realistic"),
+    ("send_cost",),
+    ("smtp_crash",),
 ):
     print(f"\n== bench.{name} {' '.join(args)}", flush=True)
     subprocess.run([sys.executable, "-m", f"bench.{name}", *args], check=True)

@@ -1,10 +1,12 @@
 """Sends over SMTP to a real server on loopback (aiosmtpd): what goes out, what
 a refusal does, and a goal pull while a send is being retried."""
 
+import asyncio
 import email
 import email.policy
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from devstack import free_port
@@ -36,6 +39,9 @@ class Mailbox:
         self.replies: list[str] = []
         self.refuse_all: str | None = None
         self.attempts = 0
+        # Set: the server takes the message only once the test releases it. A
+        # threading.Event: the server runs its own event loop, in its own thread.
+        self.hold: threading.Event | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.attempts += 1
@@ -43,6 +49,8 @@ class Mailbox:
             return self.refuse_all
         if self.replies:
             return self.replies.pop(0)
+        if self.hold is not None:
+            await asyncio.to_thread(self.hold.wait)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(parsed)  # type: ignore[arg-type]
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -166,6 +174,36 @@ async def test_a_goal_pull_abandons_a_send_being_retried_and_records_it_cancelle
     welcome = [h for h in state["history"] if h["step_id"] == "welcome"]
     assert [(h["outcome"], h["detail"]) for h in welcome] == [("cancelled", {"goal": "bought"})]
     assert state["goals_met"] == ["bought"] and box.received == []
+
+
+async def test_a_goal_pull_waits_for_the_attempt_in_flight_and_its_message_counts(
+    smtp_stack: Stack, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, _ = mailbox
+    box.hold = threading.Event()
+    contact = await smtp_stack.contact(email="ada@example.test")
+    steps = [send_step("welcome"), goal("bought", tag_added("bought"))]
+    enrollment = await smtp_stack.enroll(await smtp_stack.automation(steps), contact)
+    await smtp_stack.until(enrollment, lambda s: box.attempts >= 1)
+    await smtp_stack.post(f"/contacts/{contact}/tags", {"tag": "bought"})
+    handle = smtp_stack.client.get_workflow_handle(enrollment)
+    for _ in range(200):
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        if EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in events:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the goal pull never asked the send to stop")
+    # The SDK hands the cancellation to the attempt with its next heartbeat,
+    # which it sends at most every 8 s (0.8 of the 10 s heartbeat timeout).
+    await asyncio.sleep(9)
+    box.hold.set()
+    state = await smtp_stack.until(enrollment, lambda s: s["status"] == "completed")
+    [sent] = box.received
+    [message] = state["messages"]
+    assert sent["X-Goalflow-Message-Id"] == message["message_id"]
+    welcome = [h["outcome"] for h in state["history"] if h["step_id"] == "welcome"]
+    assert welcome == ["done"] and state["goals_met"] == ["bought"]
 
 
 async def test_a_template_printing_a_field_the_contact_lacks_skips_the_send(

@@ -1,16 +1,22 @@
 """The step catalog in scope (SPEC §2), on the time-skipping server."""
 
-from datetime import timedelta
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import ActivityEnvironment
 
 from shared.contracts import RegisterInput
+from shared.domain.windows import DAYS
 from shared.services.events import EventBus
+from shared.settings import settings
 from shared.store import enrollments
-from shared.store.db import EnrollmentRow, EventRow, utcnow
-from tests.builders import DAY, email, wait
+from shared.store.db import EnrollmentRow, EventRow, Message, utcnow
+from tests.builders import DAY, email, goal, tag_added, wait
 from tests.conftest import Stack
 from worker.activities.base import Deps
 from worker.activities.enrollment import EnrollmentActivities
@@ -232,3 +238,79 @@ async def test_registering_an_enrollment_records_it_once_and_hands_back_the_even
         with Session(stack.engine) as session:
             rows = session.exec(select(EnrollmentRow).where(EnrollmentRow.contact_id == contact)).all()
         assert sorted(r.id for r in rows) == [f"en.{contact}.{s}" for s in range(1, seq + 1)]
+
+
+@pytest.fixture
+def default_zone() -> Iterator[str]:
+    """GOALFLOW_TIMEZONE, the send window's zone for contacts without one, for one test."""
+    before = os.environ.get("GOALFLOW_TIMEZONE")
+    os.environ["GOALFLOW_TIMEZONE"] = "Asia/Tokyo"
+    settings.cache_clear()
+    yield "Asia/Tokyo"
+    if before is None:
+        del os.environ["GOALFLOW_TIMEZONE"]
+    else:
+        os.environ["GOALFLOW_TIMEZONE"] = before
+    settings.cache_clear()
+
+
+async def test_a_send_is_held_for_the_window_in_the_contacts_time_zone_and_a_goal_still_pulls(
+    stack: Stack, default_zone: str
+) -> None:
+    """Sending rules 1, with the real send: outside the window in the contact's
+    time zone (else GOALFLOW_TIMEZONE) nothing is sent, the enrollment and the
+    Temporal UI say until when, a goal still pulls the contact, and when the
+    window opens, in each contact's own time, the send goes out."""
+    assert stack.env is not None
+    new_york = ZoneInfo("America/New_York")
+    # One day of the week, two days ahead in New York: closed now in every zone.
+    day = (await stack.env.get_current_time()).astimezone(new_york).date() + 2 * DAY
+    window = {"days": [DAYS[day.weekday()]], "start": "09:00", "end": "17:00"}
+    steps = [email("welcome"), goal("bought", tag_added("bought")), email("thanks", subject="thanks")]
+    automation = await stack.automation(steps, send_window=window)
+    held: dict[str | None, tuple[str, str]] = {}
+    new_york_opens = datetime.combine(day, time(9), new_york)
+    default_opens = datetime.combine(day, time(9), ZoneInfo(default_zone))  # 00:00 UTC that day.
+    for zone, opens in [("America/New_York", new_york_opens), (None, default_opens)]:
+        contact = await stack.contact(timezone=zone)
+        enrollment = await stack.enroll(automation, contact)
+        state = await stack.until(
+            enrollment, lambda s: s["history"] and s["history"][-1]["outcome"] == "held"
+        )
+        assert state["current_step"] == "welcome" and state["messages"] == [], zone
+        # In the contact's own time: "09:00-05:00" for the New Yorker.
+        assert state["history"][-1]["detail"] == {"until": opens.isoformat(), "reason": "the send window"}
+        ui = await stack.client.get_workflow_handle(enrollment).query(
+            "__temporal_workflow_metadata", result_type=WorkflowMetadata
+        )
+        until = f"{opens.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        assert ui.current_details == f"at welcome, held for the send window until {until}; goals met: none"
+        held[zone] = contact, enrollment
+
+    new_yorker, enrollment = held["America/New_York"]
+    await stack.post(f"/contacts/{new_yorker}/tags", {"tag": "bought"})
+    state = await stack.until(
+        enrollment, lambda s: s["history"][-1]["outcome"] == "held" and len(s["history"]) > 1
+    )
+    assert [(h["step_id"], h["outcome"]) for h in state["history"]] == [
+        ("welcome", "held"),
+        ("bought", "goal_met"),
+        ("bought", "done"),
+        ("thanks", "held"),  # The send after the goal waits for the window too.
+    ]
+    assert state["history"][1]["detail"]["from_step"] == "welcome"
+    assert state["messages"] == []
+    with Session(stack.engine) as session:
+        assert session.exec(select(Message).where(Message.contact_id == new_yorker)).all() == []
+
+    # The window opens for the contact without a zone; the New Yorker's opens later.
+    contact, waiting = held[None]
+    await stack.skip(default_opens - await stack.env.get_current_time() + timedelta(minutes=1))
+    sent = await stack.until(waiting, lambda s: s["status"] == "completed")
+    outcomes = [(h["step_id"], h["outcome"]) for h in sent["history"]]
+    assert outcomes[:2] == [("welcome", "held"), ("welcome", "done")] and ("thanks", "done") in outcomes
+    assert datetime.fromisoformat(sent["history"][1]["at"]) >= default_opens
+    assert [m["step_id"] for m in sent["messages"]] == ["welcome", "thanks"]
+    still = await stack.state(enrollment)
+    assert still["history"] == state["history"] and still["messages"] == []
+    assert new_york_opens > await stack.env.get_current_time()

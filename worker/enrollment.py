@@ -74,6 +74,7 @@ LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 # Steps that talk to the network: one attempt, and the backoff between attempts.
 ATTEMPT = timedelta(seconds=60)
+HEARTBEAT = timedelta(seconds=10)
 REMOTE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -267,8 +268,10 @@ class EnrollmentWorkflow:
             result_type=result_type,
             schedule_to_close_timeout=within,
             start_to_close_timeout=ATTEMPT,
+            # The activity heartbeats: an attempt on a worker that died is tried again soon.
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=REMOTE_RETRY,
-            # Without heartbeats a running attempt is never interrupted: its result counts.
+            # The activity lets its attempt finish (unbroken): its result counts.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=f"{step.type} {step.id}",
         )

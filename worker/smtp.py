@@ -2,6 +2,7 @@
 smtp://[user:password@]host:port[?tls=starttls|ssl|none]. Without `tls`, the
 connection is upgraded with STARTTLS when the server offers it."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -43,20 +44,30 @@ class SmtpServer:
             tls=tls,
         )
 
-    async def send(self, message: EmailMessage, attempt_seconds: float = 60) -> None:
+    async def send(
+        self,
+        message: EmailMessage,
+        attempt_seconds: float = 60,
+        accepted: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Hand `message` to the server. SmtpError says whether trying again can help:
-        a 5xx reply is permanent; a 4xx, a timeout or a lost connection is not."""
+        a 5xx reply is permanent; a 4xx, a timeout or a lost connection is not.
+        `accepted` runs as soon as the server took the message, before QUIT: a
+        process that dies in between sends it again, so the gap is kept short."""
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.tls == "ssl",
+            start_tls={"starttls": True, "none": False}.get(self.tls or "", None),
+            timeout=attempt_seconds,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.tls == "ssl",
-                start_tls={"starttls": True, "none": False}.get(self.tls or "", None),
-                timeout=attempt_seconds,
-            )
+            async with client:
+                await client.send_message(message)
+                if accepted is not None:
+                    await accepted()
         except aiosmtplib.SMTPRecipientsRefused as error:
             refused = error.recipients[0]
             raise SmtpError(

@@ -1,7 +1,6 @@
 """`GET /dev/mailbox`: the mail `make run`'s SMTP catcher caught, as a page."""
 
 import html
-import re
 from email.message import EmailMessage
 
 from fastapi import APIRouter
@@ -9,12 +8,12 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import guarded
 from api.errors import error, html_page
+from shared.domain.tracking import bare_urls
 from shared.services import mailbox as caught
 from shared.settings import settings
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
-_URL = re.compile(r"https?://[^\s<>\"']+")
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>goalflow mailbox</title>
 <style>
@@ -58,7 +57,19 @@ def _article(message: EmailMessage) -> str:
             f'<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{html.escape(document)}"></iframe>'
         )
     if text is not None:
-        escaped = html.escape(text.get_content())  # type: ignore[attr-defined]
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}" target="_blank">{m.group(0)}</a>', escaped)
-        parts.append(f"<pre>{linked}</pre>")
+        parts.append(f"<pre>{_linked(text.get_content())}</pre>")  # type: ignore[attr-defined]
     return f"<article><dl>{headers}</dl>{''.join(parts)}</article>"
+
+
+def _linked(text: str) -> str:
+    """`text` escaped, its URLs clickable, by the tracker's own rule, so a tracked URL
+    is linked whole and nothing after it (a token with a full stop after it is a 404).
+    Found in the text as sent, not once escaped: `<https://…>` escaped would put
+    `&gt;` in the link."""
+    pieces: list[str] = []
+    start = 0
+    for begin, end in bare_urls(text):
+        href = html.escape(text[begin:end])
+        pieces += [html.escape(text[start:begin]), f'<a href="{href}" target="_blank">{href}</a>']
+        start = end
+    return "".join(pieces) + html.escape(text[start:])

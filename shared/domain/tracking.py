@@ -41,14 +41,15 @@ class Tracker:
 
     def text(self, body: str, message_id: str, contact_id: str) -> str:
         """Every bare URL in a text part, rewritten to its tracked click URL."""
-
-        def track(match: re.Match[str]) -> str:
-            # Punctuation that ends a sentence is not part of the URL before it.
-            url = match.group(0).rstrip(".,;:!?")
-            after = match.group(0)[len(url) :]
-            return (url if self._tracked(url) else self.click_url(message_id, contact_id, url)) + after
-
-        return _BARE_URL.sub(track, body)
+        pieces, start = [], 0
+        for begin, end in bare_urls(body):
+            url = body[begin:end]
+            pieces += [
+                body[start:begin],
+                url if self._tracked(url) else self.click_url(message_id, contact_id, url),
+            ]
+            start = end
+        return "".join(pieces) + body[start:]
 
     def html(self, document: str, message_id: str, contact_id: str) -> str:
         """Every web link in an HTML part rewritten, and the open image added."""
@@ -67,3 +68,13 @@ class Tracker:
         if _BODY_END.search(tracked):
             return _BODY_END.sub(lambda m: pixel + m.group(0), tracked, count=1)
         return tracked + pixel
+
+
+def bare_urls(text: str) -> list[tuple[int, int]]:
+    """Where each bare web URL of a text part begins and ends. A URL stops before
+    `<>"')]` and leaves out the punctuation ending a sentence after it."""
+    spans = []
+    for match in _BARE_URL.finditer(text):
+        url = match.group(0).rstrip(".,;:!?")
+        spans.append((match.start(), match.start() + len(url)))
+    return spans

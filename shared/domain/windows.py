@@ -1,7 +1,7 @@
 """Send windows: the days and hours, in the contact's time zone, when messages
 may go out. A send waits for its window; it is not skipped."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,17 +27,40 @@ class SendWindow(BaseModel):
         return self
 
     def opens(self, now: datetime, zone: str) -> datetime | None:
-        """When the window next opens, as an aware UTC-comparable time; None
-        when it is open at `now`."""
-        local = now.astimezone(ZoneInfo(zone))
+        """When the window next opens, in `zone` (an aware time, comparable with
+        any other); None when it is open at `now`. The window is what the clocks
+        of `zone` read: on the day they go back it opens again in the repeated
+        hour, and a start they skip opens it when they jump past it."""
+        tz = ZoneInfo(zone)
+        local = now.astimezone(tz)
+        start, end = time.fromisoformat(self.start), time.fromisoformat(self.end)
+        if DAYS[local.weekday()] in self.days and start <= local.time() < end:
+            return None
         for ahead in range(8):
-            day = (local + timedelta(days=ahead)).date()
+            day = local.date() + timedelta(days=ahead)
             if DAYS[day.weekday()] not in self.days:
                 continue
-            opening = datetime.combine(day, time.fromisoformat(self.start), tzinfo=local.tzinfo)
-            closing = datetime.combine(day, time.fromisoformat(self.end), tzinfo=local.tzinfo)
-            if ahead == 0 and opening <= local < closing:
-                return None
-            if opening > local:
-                return opening
+            later = [moment for moment in _moments(day, start, tz) if moment > now]
+            if later:
+                return min(later).astimezone(tz)
         raise AssertionError("a window with days opens within a week")
+
+
+def _moments(day: date, at: time, zone: ZoneInfo) -> list[datetime]:
+    """The instants at which the clocks of `zone` read `at` on `day`: two in the
+    hour repeated when they go back; when they skip it, the instant they jump."""
+    wall = datetime.combine(day, at)
+    both = sorted({wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)})
+    read = [moment for moment in both if moment.astimezone(zone).replace(tzinfo=None) == wall]
+    if read:
+        return read
+    # Skipped: the earlier instant reads before `at`, the later after it. The
+    # jump is on a whole second: the first second whose clock reads `at` or later.
+    before, after = (int(moment.timestamp()) for moment in both)
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= wall:
+            after = middle
+        else:
+            before = middle
+    return [datetime.fromtimestamp(after, UTC)]

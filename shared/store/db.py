@@ -2,12 +2,15 @@
 works through the same models (`GOALFLOW_DATABASE_URL=postgresql+psycopg://…`)."""
 
 import asyncio
+import itertools
 import os
+import queue
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -289,23 +292,59 @@ def _insert_new_statement(dialect_name: str, table: type[SQLModel]) -> Any:
     return dialect.insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
 
 
-_sqlite_threads: "weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor]" = weakref.WeakKeyDictionary()
+def _STOP() -> None:
+    """Ends a database thread: its engine is gone."""
 
 
-async def run_db(engine: Engine, work: Callable[[], T]) -> T:
+class _DatabaseThread:
+    """One thread that runs a process's SQLite work in turn, urgent work first."""
+
+    def __init__(self) -> None:
+        self.queue: queue.PriorityQueue[tuple[int, int, Callable[[], Any], Future[Any]]] = (
+            queue.PriorityQueue()
+        )
+        self.order = itertools.count()
+        threading.Thread(target=self._serve, name="sqlite", daemon=True).start()
+
+    def submit(self, work: Callable[[], T], urgent: bool) -> "Future[T]":
+        done: Future[T] = Future()
+        self.queue.put((0 if urgent else 1, next(self.order), work, done))
+        return done
+
+    def stop(self) -> None:
+        self.queue.put((2, next(self.order), _STOP, Future()))
+
+    def _serve(self) -> None:
+        while True:
+            _, _, work, done = self.queue.get()
+            if work is _STOP:
+                return
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(work())
+                except BaseException as error:
+                    done.set_exception(error)
+
+
+_sqlite_threads: "weakref.WeakKeyDictionary[Engine, _DatabaseThread]" = weakref.WeakKeyDictionary()
+
+
+async def run_db(engine: Engine, work: Callable[[], T], urgent: bool = False) -> T:
     """Run blocking database work off the event loop.
 
     SQLite takes one writer at a time, and a writer that finds it busy sleeps and
     tries again after 1, 2, 5, 10 … ms: with 20 requests in flight those naps were
     most of the API's time (py-spy, bench.goal_latency). A process's SQLite work
     queues on one thread instead, where it waits only as long as the work before
-    it takes. PostgreSQL work runs on the default pool."""
-    executor = None
-    if engine.dialect.name == "sqlite":
-        executor = _sqlite_threads.get(engine)
-        if executor is None:
-            executor = _sqlite_threads[engine] = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
-    return await asyncio.get_running_loop().run_in_executor(executor, work)
+    it takes; `urgent` work goes ahead of the queue. PostgreSQL work runs on the
+    default pool."""
+    if engine.dialect.name != "sqlite":
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+    thread = _sqlite_threads.get(engine)
+    if thread is None:
+        thread = _sqlite_threads[engine] = _DatabaseThread()
+        weakref.finalize(engine, thread.stop)
+    return await asyncio.wrap_future(thread.submit(work, urgent))
 
 
 async def in_session(engine: Engine, work: Callable[[Session], T]) -> T:

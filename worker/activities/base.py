@@ -2,12 +2,14 @@
 outbox. Database work runs on the database thread (`run_db`); network I/O
 never does."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from temporalio import activity
 
 from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
@@ -15,6 +17,8 @@ from shared.store.db import run_db
 from worker.outbox import Outbox
 
 T = TypeVar("T")
+# Within the heartbeat timeout of `remote` activities (worker/enrollment.py).
+HEARTBEAT_EVERY = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,18 @@ class ActivityGroup:
                 return work(session)
 
         return await run_db(self.engine, run)
+
+
+async def unbroken(work: Awaitable[T]) -> T:
+    """Run `work` to its end, heartbeating meanwhile: a worker that dies is
+    noticed within the heartbeat timeout, not the whole attempt's. A
+    cancellation (a goal pull, a worker shutting down) waits for `work`: the
+    attempt in flight counts (G3), and a message half sent is never cut off."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        activity.heartbeat()
+        try:
+            await asyncio.wait({task}, timeout=HEARTBEAT_EVERY)
+        except asyncio.CancelledError:
+            pass
+    return task.result()

@@ -12,7 +12,7 @@ from shared.settings import settings
 from shared.store.contacts import consent_of
 from shared.store.db import Contact, utcnow
 from shared.store.links import known_links
-from worker.activities.base import ActivityGroup
+from worker.activities.base import ActivityGroup, unbroken
 from worker.content import ContentMismatch, StepContent, step_content
 from worker.email import MissingField, OutgoingEmail, RenderError, merge_fields, render
 from worker.outbox import DailyLimitReached, message_id_for
@@ -26,6 +26,9 @@ class SendEmailActivities(ActivityGroup):
 
     @activity.defn(name="send_email")
     async def send_email(self, step: SendEmailInput) -> SendResult:
+        return await unbroken(self._send(step))
+
+    async def _send(self, step: SendEmailInput) -> SendResult:
         def read(session: Session) -> tuple[StepContent, Contact | None]:
             content = step_content(self.engine, step.automation_id, step.version, step.step_id, step.digest)
             return content, session.get(Contact, step.contact_id)

@@ -65,6 +65,10 @@ async def run(enrollment: Enrollment, step: Planned) -> int | None:
             if not await enrollment.hold(step):
                 return None
             enrollment.state.waiting, enrollment.state.held_for = False, None
+            # Asked again as of now, when the hold ended: as of the first ask, a
+            # worker whose clock is behind the server's would find the window
+            # still closed, and be asked again at once, over and over.
+            send.asked_at = workflow.now()
         result = sent
     else:  # Runs recorded before: a local activity, as when sends only wrote the outbox.
         result = await enrollment.local("send_email", send, SendResult, step)
