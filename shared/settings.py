@@ -39,6 +39,12 @@ class Settings:
     timezone: str
     # The SMTP catcher's mail, which `GET /dev/mailbox` shows (set by `make run`).
     mailbox: str | None
+    # What providers' webhooks are checked with (README, Provider webhooks); unset: refused.
+    mailgun_webhook_signing_key: str | None
+    sendgrid_webhook_public_key: str | None
+    sendgrid_inbound_key: str | None
+    postmark_webhook_user: str | None
+    postmark_webhook_password: str | None
 
 
 @cache
@@ -62,6 +68,11 @@ def settings() -> Settings:
         public_url=os.environ.get("GOALFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         mailbox=os.environ.get("GOALFLOW_MAILBOX") or None,
         timezone=_zone("GOALFLOW_TIMEZONE"),
+        mailgun_webhook_signing_key=os.environ.get("GOALFLOW_MAILGUN_WEBHOOK_SIGNING_KEY") or None,
+        sendgrid_webhook_public_key=os.environ.get("GOALFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        sendgrid_inbound_key=os.environ.get("GOALFLOW_SENDGRID_INBOUND_KEY") or None,
+        postmark_webhook_user=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_USER") or None,
+        postmark_webhook_password=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_PASSWORD") or None,
     )
 
 

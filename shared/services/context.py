@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
+from shared.services.webhook_keys import WebhookKeys
 from shared.store.db import in_session
 
 T = TypeVar("T")
@@ -25,6 +26,8 @@ class Services:
     # Signs tracking URLs (GOALFLOW_SECRET_KEY); without it nothing is tracked.
     secret_key: bytes | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # What providers' webhooks are checked with (shared.services.webhooks).
+    webhooks: WebhookKeys = field(default_factory=WebhookKeys)
     bus: EventBus = field(init=False)
     tracker: Tracker | None = field(init=False)
 
