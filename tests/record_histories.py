@@ -4,8 +4,8 @@
 
 Runs a few scenarios that together use every step type, a goal move, a
 removal, a cancellation, a continue-as-new and sends over SMTP (to a server on
-loopback) on the time-skipping server, and writes each finished workflow's
-history to tests/histories/. Without names it records only the scenarios that
+loopback) on the time-skipping server, and a query during a local activity on
+the dev server, and writes each finished workflow's history to tests/histories/. Without names it records only the scenarios that
 have no history yet: the old ones are what running enrollments were recorded
 with. Record one again only when a change is meant to be incompatible with
 running enrollments (and guard it with workflow.patched).
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from devstack import free_port
 from shared.store.db import make_engine
 from tests.builders import NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
+from tests.test_query_during_local_activity import dev_server, first_task_split, run_burst
 from worker.outbox import Sending
 from worker.smtp import SmtpServer
 
@@ -134,6 +135,20 @@ async def sends_over_the_network(stack: Stack) -> str:
     return enrollment
 
 
+async def queried_during_first_local_activity(client: Client) -> WorkflowHistory:
+    """A state query that came with an enrollment's first workflow task while
+    `register_enrollment` ran: the task was reported with the activity's marker,
+    and the workflow got the result in the next task (`patches-decided-at-start`).
+    On the dev server, with fake activities (tests/test_query_during_local_activity.py):
+    through the API on the time-skipping server, the query comes too late."""
+    for _ in range(3):
+        burst = await run_burst(client)
+        for history in burst.histories["sends-over-the-network"]:
+            if first_task_split(history):
+                return history
+    raise AssertionError("no first task was split")
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -157,12 +172,27 @@ SCENARIOS = (
     history_saved_before_continuing,
     sends_over_the_network,
 )
+# Recorded on the dev server, with fake activities.
+ON_THE_DEV_SERVER = (queried_during_first_local_activity,)
 
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     named = sys.argv[1:]
     chosen = [s for s in SCENARIOS if s.__name__ in named or not (named or path_of(s).exists())]
+    if chosen:
+        await on_the_time_skipping_server(chosen)
+    on_dev = [s for s in ON_THE_DEV_SERVER if s.__name__ in named or not (named or path_of(s).exists())]
+    if on_dev:
+        async with dev_server() as env:
+            for dev_scenario in on_dev:
+                history = await dev_scenario(env.client)
+                path = path_of(dev_scenario)
+                path.write_text(history.to_json())
+                print(f"{path}: {len(history.events)} events")
+
+
+async def on_the_time_skipping_server(chosen: list[Callable[[Stack], Awaitable[Any]]]) -> None:
     smtp = Controller(Greylist(), hostname="127.0.0.1", port=free_port())
     smtp.start()
     sending = Sending(smtp=SmtpServer("127.0.0.1", smtp.port, tls="none"))
@@ -181,7 +211,7 @@ async def main() -> None:
     smtp.stop()
 
 
-def path_of(scenario: Callable[[Stack], Awaitable[Any]]) -> Path:
+def path_of(scenario: Callable[..., Awaitable[Any]]) -> Path:
     return HISTORIES / f"{scenario.__name__}.json"
 
 

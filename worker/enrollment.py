@@ -64,10 +64,16 @@ LOOP_WINDOW = timedelta(minutes=30)
 RECORD_CUT_SHORT_SENDS = "record-cut-short-sends"
 # The history is saved before continuing as new, a run continues as new once its
 # history holds HISTORY_ENTRIES_PER_RUN entries, and the state is bounded in bytes.
-# Asked where it first matters, so an enrollment that never gets there records no marker.
 BOUNDED_STATE = "bounded-state"
 # A cancellation requested in Temporal ends the enrollment as removed, its state saved.
 CANCELLED_IN_TEMPORAL = "cancelled-in-temporal"
+# Every patch above, and `sends-over-the-network` and `tag-events-applied-here`
+# (worker.steps), is on in a run that recorded this marker in its first activation;
+# runs recorded before it ask each one where it first matters, as they did (`patched`).
+PATCHES_DECIDED_AT_START = "patches-decided-at-start"
+# Asked in each run's first activation, in this order. A new patch goes here, at
+# the end: asked where it first matters, it could be recorded a task late (`__init__`).
+DECIDED_AT_START = (PATCHES_DECIDED_AT_START,)
 LOCAL = {"start_to_close_timeout": timedelta(seconds=30)}
 # Errors the activity marks non-retryable (a template that fails to render)
 # are recorded as a failed step; anything else is retried until it goes through.
@@ -91,6 +97,16 @@ def failure_text(error: BaseException) -> str:
 class EnrollmentWorkflow:
     @workflow.init
     def __init__(self, input: EnrollmentInput) -> None:
+        # Patches are decided here, in the run's first activation, which never
+        # carries a local activity's result. A patch first asked where such a result
+        # comes back can be recorded a workflow task late: when a query came with the
+        # task that ran the activity, and the activity ended while the query was being
+        # answered, the SDK completes that task with the activity's marker before the
+        # workflow has the result, and the workflow gets it in the next task. Replay
+        # gives it the result in the first task, finds no patch marker there, takes
+        # the old path and fails on nondeterminism
+        # (tests/test_query_during_local_activity.py).
+        self.decided = {patch: workflow.patched(patch) for patch in DECIDED_AT_START}
         self.input = input
         self.automation = input.automation
         self.state = input.state or EnrollmentState()
@@ -126,6 +142,14 @@ class EnrollmentWorkflow:
         await self._finish()
         return self.view()
 
+    def patched(self, patch_id: str) -> bool:
+        """Whether this run takes the path behind `patch_id`: as decided at its
+        start; for an older patch, on in every run that decided its patches at its
+        start, and in runs recorded before that, asked here as it always was."""
+        if patch_id in self.decided:
+            return self.decided[patch_id]
+        return self.decided[PATCHES_DECIDED_AT_START] or workflow.patched(patch_id)
+
     def _cancelled_in_temporal(self, error: BaseException) -> bool:
         """Whether `error` is an operator's "Request Cancellation" reaching the
         run: at a wait, or as a step's activity cancelled under it. Not an
@@ -133,7 +157,7 @@ class EnrollmentWorkflow:
         return (
             workflow.cancellation_reason() is not None
             and is_cancelled_exception(error)
-            and workflow.patched(CANCELLED_IN_TEMPORAL)
+            and self.patched(CANCELLED_IN_TEMPORAL)
         )
 
     async def _finish(self) -> None:
@@ -348,12 +372,12 @@ class EnrollmentWorkflow:
         return (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > HISTORY_LIMIT
-            or (len(self.state.history) >= HISTORY_ENTRIES_PER_RUN and workflow.patched(BOUNDED_STATE))
+            or (len(self.state.history) >= HISTORY_ENTRIES_PER_RUN and self.patched(BOUNDED_STATE))
         )
 
     async def _continue_as_new(self) -> None:
         state = self.state
-        if workflow.patched(BOUNDED_STATE):
+        if self.patched(BOUNDED_STATE):
             await self._save_history()
             if self._interrupted():
                 return  # A goal move or a removal came while saving: it goes first.
@@ -368,7 +392,7 @@ class EnrollmentWorkflow:
         history, and the retried task may take another path (a goal met in the
         meantime skips the step). The outbox knows what went out. Read at the
         end only: at each goal move it cost 40% of the goal latency (bench.goal_latency)."""
-        if not workflow.patched(RECORD_CUT_SHORT_SENDS):
+        if not self.patched(RECORD_CUT_SHORT_SENDS):
             return
         # Messages earlier runs forgot (`messages_start`) were recorded: only later ones may be missing.
         asked = SentMessagesInput(enrollment_id=self.input.enrollment_id, skip=self.state.messages_start)
@@ -403,7 +427,7 @@ class EnrollmentWorkflow:
             return
         log.append(event)
         self.event_log_bytes += event_bytes(event)
-        if self.event_log_bytes > EVENT_LOG_BYTES and workflow.patched(BOUNDED_STATE):
+        if self.event_log_bytes > EVENT_LOG_BYTES and self.patched(BOUNDED_STATE):
             while self.event_log_bytes > EVENT_LOG_BYTES:
                 self.event_log_bytes -= event_bytes(log.pop(0))
         for dropped in log[:-EVENT_LOG_KEPT]:  # Runs from before: by count.

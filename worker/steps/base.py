@@ -29,6 +29,12 @@ class Enrollment(Protocol):
         None when a goal pull or a removal abandoned it."""
         ...
 
+    def patched(self, patch_id: str) -> bool:
+        """Whether the run takes the path behind `patch_id`: in place of
+        `workflow.patched`, which asked here could be answered differently on
+        replay (`EnrollmentWorkflow.__init__`)."""
+        ...
+
     def key(self, step: Any) -> str:
         """The idempotency key of this run of `step`."""
         ...

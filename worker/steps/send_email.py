@@ -49,7 +49,7 @@ async def run(enrollment: Enrollment, step: Planned) -> int | None:
         window=enrollment.automation.send_window,
         asked_at=workflow.now() if enrollment.automation.send_window else None,
     )
-    if workflow.patched(SENDS_OVER_THE_NETWORK):
+    if enrollment.patched(SENDS_OVER_THE_NETWORK):
         while True:
             sent = await enrollment.remote("send_email", send, SendResult, step, entry.send_timeout)
             if sent is None:

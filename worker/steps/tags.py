@@ -2,7 +2,6 @@
 which the enrollment running the step applies at once."""
 
 from pydantic import BaseModel
-from temporalio import workflow
 
 from shared.domain.events import Event
 from shared.domain.steps.add_tag import AddTag
@@ -35,7 +34,7 @@ async def run(enrollment: Enrollment, step: AddTag | RemoveTag) -> int | None:
         add=isinstance(step, AddTag),
     )
     events: list[Event] = []
-    if workflow.patched(TAG_EVENTS_APPLIED_HERE):
+    if enrollment.patched(TAG_EVENTS_APPLIED_HERE):
         here = tag.model_copy(update={"enrollment_id": enrollment.input.enrollment_id})
         result = await enrollment.local("change_tag", here, TagResult, step)
         changed, events = result.changed, result.events
