@@ -30,6 +30,7 @@ from api.routers import (
     links,
     senders,
     tracking,
+    twilio,
 )
 from shared.domain.definition import DefinitionError
 from shared.domain.errors import Conflict, NotFound, Unavailable
@@ -62,6 +63,7 @@ def create_app(
             task_queue or settings().task_queue,
             secret_key=settings().secret_key,
             public_url=settings().public_url,
+            twilio_auth_token=settings().twilio_auth_token,
         )
         # Deliver what a crash between storing and signalling left behind.
         count = await app.state.services.bus.redeliver_pending()
@@ -87,6 +89,7 @@ def create_app(
         links,
         senders,
         tracking,
+        twilio,
         dev,
         definition_schema,
     ):

@@ -92,7 +92,9 @@ def document(app: FastAPI, required: bool) -> None:
         spec.get("components", {}).pop("securitySchemes", None)
         for operations in spec["paths"].values():
             for operation in operations.values():
-                operation.pop("security", None)
+                # A public route's own 401 (a webhook's bad signature) stays.
+                if operation.pop("security", None) is None:
+                    continue
                 for status in ("401", "403"):
                     operation["responses"].pop(status, None)
         app.openapi_schema = spec

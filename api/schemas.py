@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain.ids import Id
+from shared.domain.phones import E164
 
 # The zones this machine knows, listed in the OpenAPI.
 ZONES = sorted(available_timezones())
@@ -25,7 +26,8 @@ class Consent(_Body):
 
 class ContactFields(_Body):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    phone: str | None = None
+    # E.164, as Twilio takes it and as inbound messages find the contact by it.
+    phone: str | None = Field(default=None, pattern=E164)
     first_name: str | None = None
     last_name: str | None = None
     timezone: str | None = Field(default=None, json_schema_extra={"enum": [*ZONES, None]})

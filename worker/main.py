@@ -15,6 +15,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.domain.tracking import Tracker
+from shared.domain.twilio import WEBHOOK_PATH
 from shared.services.events import EventBus
 from shared.services.reconcile import Sweep
 from shared.settings import settings
@@ -24,6 +25,7 @@ from worker.activities import Deps, activities
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
+from worker.twilio import TwilioAccount
 
 log = logging.getLogger("goalflow.worker")
 
@@ -51,13 +53,20 @@ def build_worker(
 
 
 def sending() -> Sending:
-    """How this worker's messages leave, from GOALFLOW_SMTP_URL and friends."""
+    """How this worker's messages leave, from GOALFLOW_SMTP_URL, GOALFLOW_TWILIO_* and friends."""
     config = settings()
+    twilio = None
+    if config.twilio_account_sid and config.twilio_auth_token:
+        twilio = TwilioAccount(config.twilio_account_sid, config.twilio_auth_token, config.twilio_api_url)
     return Sending(
         smtp=SmtpServer.from_url(config.smtp_url) if config.smtp_url else None,
         default_sender=config.default_sender,
         provider=config.email_provider,
         ses_configuration_set=config.ses_configuration_set,
+        twilio=twilio,
+        sms_from=config.twilio_from,
+        whatsapp_from=config.twilio_whatsapp_from,
+        status_callback=f"{config.public_url}{WEBHOOK_PATH}",
     )
 
 

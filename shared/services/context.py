@@ -25,6 +25,8 @@ class Services:
     # Signs tracking URLs (GOALFLOW_SECRET_KEY); without it nothing is tracked.
     secret_key: bytes | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Verifies Twilio's webhooks (GOALFLOW_TWILIO_AUTH_TOKEN); without it none is accepted.
+    twilio_auth_token: str | None = None
     bus: EventBus = field(init=False)
     tracker: Tracker | None = field(init=False)
 

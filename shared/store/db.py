@@ -65,7 +65,8 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
     id: str = Field(primary_key=True)
     email: str | None = None
-    phone: str | None = None
+    # E.164; inbound SMS and WhatsApp messages find their contact by it.
+    phone: str | None = Field(default=None, index=True)
     first_name: str | None = None
     last_name: str | None = None
     timezone: str | None = None
@@ -148,15 +149,23 @@ class Message(SQLModel, table=True):
     enrollment_id: str = Field(index=True)
     step_id: str
     contact_id: str = Field(index=True)
+    # email | sms | whatsapp | internal (a notify step's, to the team: not the contact's)
     channel: str = "email"
+    # An email address (internal: several), or a phone number (E.164).
     to: str | None = None
     sender: str | None = None
+    # Empty for SMS and WhatsApp.
     subject: str
+    # A WhatsApp template message's is its variables, as JSON.
     body: str
     html: str | None = None
     # `sending` until the transport accepts the message (`sent`) or refuses it for good (`refused`).
     status: str = Field(default="sent", sa_column_kwargs={"server_default": "sent"})
     created_at: datetime = _time(nullable=False)
+    # The content SID of the WhatsApp template it was sent as.
+    template: str | None = None
+    # Twilio's SID of the message, once Twilio took it.
+    provider_id: str | None = Field(default=None, index=True)
 
 
 class Link(SQLModel, table=True):
@@ -173,7 +182,8 @@ class Sender(SQLModel, table=True):
     """Who messages come from, and how many of them may go out per UTC day."""
 
     __tablename__ = "senders"
-    email: str = Field(primary_key=True)
+    # An email address, or the phone number (E.164) SMS and WhatsApp messages come from.
+    address: str = Field(primary_key=True)
     name: str | None = None
     daily_limit: int | None = None
     created_at: datetime = _time(nullable=False)
@@ -186,6 +196,18 @@ class SenderDay(SQLModel, table=True):
     sender: str = Field(primary_key=True)
     day: str = Field(primary_key=True)
     sent: int = 0
+
+
+class InboundMessage(SQLModel, table=True):
+    """A message a contact sent to one of our Twilio numbers: its WhatsApp ones
+    open WhatsApp's 24-hour window for free text to that number."""
+
+    __tablename__ = "inbound_messages"
+    # Twilio's: a retried webhook finds it.
+    sid: str = Field(primary_key=True)
+    channel: str
+    number: str = Field(index=True)
+    received_at: datetime = _time(nullable=False)
 
 
 class StepRun(SQLModel, table=True):

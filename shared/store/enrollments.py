@@ -239,10 +239,13 @@ def complete(session: Session, snapshot: EnrollmentSnapshot) -> EnrollmentView:
 
 
 def sent_messages(session: Session, enrollment_id: str, skip: int = 0) -> list[MessageRef]:
-    """The messages the outbox holds for an enrollment, oldest first, but the first `skip`."""
+    """The messages the outbox holds for an enrollment, oldest first, but the
+    first `skip`; not the internal ones (notify steps'), which are not the contact's."""
     rows = session.exec(
         select(Message.message_id, Message.step_id, Message.channel)
-        .where(Message.enrollment_id == enrollment_id, Message.status == "sent")
+        .where(
+            Message.enrollment_id == enrollment_id, Message.status == "sent", Message.channel != "internal"
+        )
         .order_by(col(Message.created_at), col(Message.message_id))
         .offset(skip)
     )
