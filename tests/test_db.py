@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlmodel import Session, select
 
-from shared.store.db import make_engine
+from shared.store.db import SenderDay, insert_new, make_engine
+from tests.conftest import DATABASES, fresh_engine
 
 pytestmark = pytest.mark.db
 
@@ -35,3 +37,17 @@ def test_processes_starting_together_on_a_new_database_all_come_up(tmp_path: Pat
         assert {"contacts", "enrollments", "events", "messages"} <= set(
             inspect(make_engine(url)).get_table_names()
         )
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_insert_new_says_whether_it_inserted_the_row(database: str, tmp_path: Path) -> None:
+    """What makes a retried write (a step run's message, a webhook Twilio sends
+    again) count once: the second insert of a key inserts nothing and says so."""
+    engine = fresh_engine(database, str(tmp_path))
+    with Session(engine) as session:
+        day = {"sender": "+14155550100", "day": "2026-12-01"}
+        assert insert_new(session, SenderDay, **day, sent=0)
+        assert not insert_new(session, SenderDay, **day, sent=5)
+        session.commit()
+        assert session.exec(select(SenderDay.sent)).all() == [0]
+    engine.dispose()

@@ -303,15 +303,18 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     True when this call inserted it. One statement, no ORM round trip: it is
     on every enrollment's path."""
     statement = _insert_new_statement(session.get_bind().dialect.name, table)
-    return bool(session.connection().execute(statement, values).rowcount)
+    return session.connection().execute(statement, values).first() is not None
 
 
 @cache
 def _insert_new_statement(dialect_name: str, table: type[SQLModel]) -> Any:
     # Built once per table, on the Core table: building the statement and the
-    # ORM's bulk-insert path each cost more than the insert itself.
+    # ORM's bulk-insert path each cost more than the insert itself. The row it
+    # returns says it inserted: SQLAlchemy 2.1's psycopg dialect answers a
+    # rowcount of -1 to such an insert, inserted or not.
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    core = table.__table__  # type: ignore[attr-defined]
+    return dialect.insert(core).on_conflict_do_nothing().returning(*core.primary_key.columns)
 
 
 def _STOP() -> None:
