@@ -24,6 +24,8 @@ pytestmark = pytest.mark.workflow
 PUBLIC = ("/health", "/openapi.json", "/docs", "/redoc", "/schemas/automation.json")
 # Tracking URLs: the signed token is the key.
 TRACKING = "/t/"
+# Providers' webhooks: their signature is the key.
+WEBHOOKS = "/webhooks/"
 # What an event forwarder needs (the `events` scope); every other GET is `read`, the rest `admin`.
 FORWARDER = {
     ("POST", "/events"), ("PUT", "/appointments/{appointment_id}"), ("POST", "/contacts"),
@@ -59,7 +61,7 @@ async def test_every_route_needs_a_key_with_its_scope(guarded_stack: Stack) -> N
         (m.upper(), path)
         for path, methods in paths.items()
         for m in methods
-        if path not in PUBLIC and not path.startswith(TRACKING)
+        if path not in PUBLIC and not path.startswith((TRACKING, WEBHOOKS))
     ]
     assert len(routes) >= 18
     for method, path in routes:
@@ -82,6 +84,9 @@ async def test_every_route_needs_a_key_with_its_scope(guarded_stack: Stack) -> N
             )
     for path in PUBLIC:
         assert (await stack.http.get(path)).status_code == 200, path
+    # A webhook asks for no key: what it refuses is a request its provider did not sign.
+    refused = await stack.http.post("/webhooks/twilio", data={"Body": "STOP"})
+    assert refused.json() == {"detail": "not signed by Twilio with this account's auth token"}
 
 
 async def test_keys_are_made_listed_and_revoked_with_the_goalflow_command(

@@ -14,10 +14,10 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from shared.store.db import Contact
+from shared.store.db import Contact, utcnow
 from shared.store.texts import last_inbound
 from worker.activities.base import unbroken
-from worker.activities.sending import Sends, now
+from worker.activities.sending import Sends
 from worker.content import StepContent
 from worker.email import compile_template
 from worker.outbox import DailyLimitReached, message_id_for
@@ -51,7 +51,7 @@ class TextActivities(Sends):
         template = None
         if channel == "whatsapp":
             template = content.fields["template"]
-            if content.fields["body"] is not None and await self._window_open(step, contact):
+            if content.fields["body"] is not None and await self._window_open(contact):
                 template = None  # Free text, as the step says first.
             elif template is None:
                 return SendResult(skipped=OUTSIDE_THE_WINDOW)
@@ -90,9 +90,11 @@ class TextActivities(Sends):
             # A 4xx answer is final; anything else is tried again within the send's bound.
             raise ApplicationError(str(error), non_retryable=error.permanent) from None
 
-    async def _window_open(self, step: SendInput, contact: Contact) -> bool:
+    async def _window_open(self, contact: Contact) -> bool:
+        """Judged by the clock, as WhatsApp judges it (not the workflow's time,
+        which a send window's hold may have carried past it)."""
         last = await self.db(lambda s: last_inbound(s, "whatsapp", contact.phone))  # type: ignore[arg-type]
-        return last is not None and now(step) - last < WHATSAPP_WINDOW
+        return last is not None and utcnow() - last < WHATSAPP_WINDOW
 
     @staticmethod
     def _templates(content: StepContent, template: str | None) -> dict[str, Any]:

@@ -34,11 +34,9 @@ class SendResult(BaseModel):
     held_until: datetime | None = None
 
 
-def send_input(
-    enrollment: Enrollment, step: Planned, window: bool = True, ask_now: bool = False
-) -> SendInput:
+def send_input(enrollment: Enrollment, step: Planned, window: bool = True) -> SendInput:
     """The activity's input for `step`: held for the automation's send window
-    when `window`, and with the workflow's time when there is a window or `ask_now`."""
+    when `window`, and then with the workflow's time."""
     entry = enrollment.input
     held_for = enrollment.automation.send_window if window else None
     return SendInput(
@@ -50,7 +48,7 @@ def send_input(
         step_id=step.id,
         digest=step.digest,
         window=held_for,
-        asked_at=workflow.now() if held_for or ask_now else None,
+        asked_at=workflow.now() if held_for else None,
     )
 
 
