@@ -265,6 +265,21 @@ async def test_twilio_refusing_an_sms_fails_the_step_and_a_5xx_is_tried_again(
     assert refused["status"] == "refused"
 
 
+async def test_with_no_number_to_send_from_the_step_fails_and_nothing_is_recorded(
+    time_env: WorkflowEnvironment, engine: Engine, twilio: FakeTwilio
+) -> None:
+    sending = Sending(twilio=TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, twilio.url), sms_from=SMS_FROM)
+    async with make_stack(time_env.client, engine, time_env, sending=sending) as stack:
+        contact = await stack.contact(phone=ADA)
+        chat = {"id": "chat", "type": "send_whatsapp", "template": TEMPLATE}
+        state = await completed(stack, await stack.enroll(await stack.automation([chat]), contact))
+        assert state["history"][0]["outcome"] == "failed"
+        assert state["history"][0]["detail"]["error"] == (
+            "no number to send whatsapp from: the step names none, and GOALFLOW_TWILIO_WHATSAPP_FROM is unset"
+        )
+        assert await stack.get(f"/contacts/{contact}/messages") == [] and twilio.attempts == 0
+
+
 async def test_whatsapp_free_text_within_24_hours_of_the_contacts_message_and_a_template_outside(
     texts: Stack, twilio: FakeTwilio
 ) -> None:

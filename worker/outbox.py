@@ -107,13 +107,19 @@ class Outbox:
         """Record and send an SMS or WhatsApp message through Twilio, once per
         idempotency key; its message id. Its sender's daily limit is its number's."""
         message_id = message_id_for(text.idempotency_key)
+        twilio = self.sending.twilio
+        if twilio is not None and text.sender is None:  # Refused before anything is recorded.
+            raise TwilioError(
+                f"no number to send {text.channel} from: the step names none, and "
+                f"GOALFLOW_TWILIO_{'WHATSAPP_' if text.channel == 'whatsapp' else ''}FROM is unset",
+                permanent=True,
+            )
         fields = {**text.__dict__, "subject": ""}
         status, _ = await run_db(self.engine, lambda: self._claim(message_id, fields, text.sender))
         if status == "sent":
             return message_id
         if status == "refused":
             raise TwilioError("Twilio refused this message for good before", permanent=True)
-        twilio = self.sending.twilio
         sid = None
         if twilio is not None:
             try:
@@ -128,13 +134,7 @@ class Outbox:
         return message_id
 
     def _twilio_fields(self, text: OutgoingText, message_id: str) -> dict[str, str]:
-        if text.sender is None:
-            raise TwilioError(
-                f"no number to send {text.channel} from: the step names none, and "
-                f"GOALFLOW_TWILIO_{'WHATSAPP_' if text.channel == 'whatsapp' else ''}FROM is unset",
-                permanent=True,
-            )
-        fields = {"To": address(text.channel, text.to), "From": address(text.channel, text.sender)}
+        fields = {"To": address(text.channel, text.to), "From": address(text.channel, text.sender or "")}
         if text.template is not None:
             fields |= {"ContentSid": text.template, "ContentVariables": text.body}
         else:

@@ -21,7 +21,7 @@ class SenderView(BaseModel):
 
 
 def _view(sender: Sender) -> SenderView:
-    phone = sender.address.startswith("+")
+    phone = "@" not in sender.address
     return SenderView(
         email=None if phone else sender.address,
         phone=sender.address if phone else None,

@@ -52,7 +52,7 @@ class TextActivities(Sends):
         if channel == "whatsapp":
             template = content.fields["template"]
             if content.fields["body"] is not None and await self._window_open(contact):
-                template = None  # Free text, as the step says first.
+                template = None  # Inside the window the step's own words go.
             elif template is None:
                 return SendResult(skipped=OUTSIDE_THE_WINDOW)
         message_id = message_id_for(step.key)
@@ -63,7 +63,7 @@ class TextActivities(Sends):
         if isinstance(rendered, SendResult):
             return rendered
         await self.check_links(links)
-        body = json.dumps(rendered) if template else rendered["body"]
+        body = json.dumps(rendered, ensure_ascii=False) if template else rendered["body"]
         if template is None and len(body) > BODY_CHARS:
             raise ApplicationError(
                 f"the body is {len(body):,} characters; Twilio takes at most {BODY_CHARS:,}",
