@@ -27,9 +27,11 @@ dt {{ color: #71717a; }} iframe {{ width: 100%; height: 24rem; border: 1px solid
 pre {{ white-space: pre-wrap; }}
 </style></head>
 <body><h1>Mailbox</h1><p>{count} caught by <code>make run</code>, newest first.</p>
-{messages}
-<h2>Text messages</h2><p>{texts_count} SMS and WhatsApp in the outbox, newest first.</p>
-{texts}</body></html>"""
+{messages}{texts}</body></html>"""
+# Shown once there are any: without Twilio settings SMS and WhatsApp go no further.
+_TEXTS = """
+<h2>Text messages</h2><p>{count} SMS and WhatsApp in the outbox, newest first.</p>
+{messages}"""
 
 
 @router.get(
@@ -49,8 +51,9 @@ async def mailbox(services: ServicesDep) -> HTMLResponse:
         _PAGE.format(
             count=len(messages),
             messages="\n".join(_article(m) for m in messages) or "<p>No mail yet.</p>",
-            texts_count=len(texts),
-            texts="\n".join(_text(t) for t in texts),
+            texts=_TEXTS.format(count=len(texts), messages="\n".join(_text(t) for t in texts))
+            if texts
+            else "",
         )
     )
 
