@@ -31,11 +31,14 @@ from api.routers import (
     senders,
     tracking,
     twilio,
+    webhooks,
 )
 from shared.domain.definition import DefinitionError
 from shared.domain.errors import Conflict, NotFound, Unavailable
 from shared.domain.limits import DEFINITION_BYTES
+from shared.domain.providers import Malformed, Unsigned
 from shared.services.context import Services
+from shared.services.webhook_keys import WebhookKeys
 from shared.settings import settings
 from shared.store import db
 from shared.temporal import connect
@@ -48,8 +51,9 @@ def create_app(
     client: Client | None = None,
     task_queue: str | None = None,
     auth: bool | None = None,
+    webhook_keys: WebhookKeys | None = None,
 ) -> FastAPI:
-    """The app; tests pass their own engine, client, task queue and auth."""
+    """The app; tests pass their own engine, client, task queue, auth and webhook keys."""
     required = settings().auth if auth is None else auth
 
     @asynccontextmanager
@@ -64,6 +68,7 @@ def create_app(
             secret_key=settings().secret_key,
             public_url=settings().public_url,
             twilio_auth_token=settings().twilio_auth_token,
+            webhooks=webhook_keys or _webhook_keys(),
         )
         # Deliver what a crash between storing and signalling left behind.
         count = await app.state.services.bus.redeliver_pending()
@@ -90,6 +95,7 @@ def create_app(
         senders,
         tracking,
         twilio,
+        webhooks,
         dev,
         definition_schema,
     ):
@@ -110,6 +116,15 @@ def create_app(
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(Unsigned)
+    async def unsigned(_: Request, error: Unsigned) -> JSONResponse:
+        challenge = {"WWW-Authenticate": 'Basic realm="goalflow webhooks"'}
+        return JSONResponse({"detail": str(error)}, status_code=401, headers=challenge)
+
+    @app.exception_handler(Malformed)
+    async def malformed(_: Request, error: Malformed) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=400)
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:
@@ -142,6 +157,17 @@ def create_app(
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
     return app
+
+
+def _webhook_keys() -> WebhookKeys:
+    config = settings()
+    return WebhookKeys(
+        mailgun_signing_key=config.mailgun_webhook_signing_key,
+        sendgrid_public_key=config.sendgrid_webhook_public_key,
+        sendgrid_inbound_key=config.sendgrid_inbound_key,
+        postmark_user=config.postmark_webhook_user,
+        postmark_password=config.postmark_webhook_password,
+    )
 
 
 def _methods_of(app: FastAPI, path: str) -> list[str]:

@@ -80,7 +80,8 @@ def guarded(
 
 
 def document(app: FastAPI, required: bool) -> None:
-    """Without keys (GOALFLOW_AUTH=off) the OpenAPI says so: no security scheme, no 401 or 403."""
+    """Without keys (GOALFLOW_AUTH=off) the OpenAPI says so: no security scheme, and no
+    401 or 403 on the routes that asked for a key."""
     if required:
         return
     plain = app.openapi
@@ -92,11 +93,10 @@ def document(app: FastAPI, required: bool) -> None:
         spec.get("components", {}).pop("securitySchemes", None)
         for operations in spec["paths"].values():
             for operation in operations.values():
-                # A public route's own 401 (a webhook's bad signature) stays.
-                if operation.pop("security", None) is None:
-                    continue
-                for status in ("401", "403"):
-                    operation["responses"].pop(status, None)
+                # Only keyed routes lose their 401: a provider's webhook refuses an unsigned post either way.
+                if operation.pop("security", None) is not None:
+                    for status in ("401", "403"):
+                        operation["responses"].pop(status, None)
         app.openapi_schema = spec
         return spec
 

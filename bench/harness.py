@@ -28,10 +28,11 @@ RAW_QUEUE = "raw"
 
 
 class Bench:
-    def __init__(self, cli_defaults: bool = False):
+    def __init__(self, cli_defaults: bool = False, database_url: str | None = None):
         self.home = Path(tempfile.mkdtemp(prefix="goalflow-bench-"))
         self.stack = DevStack(
             home=self.home, temporal_port=free_port(), api_port=free_port(), headless=True,
+            database_url=database_url,
             sqlite_pragmas=() if cli_defaults else DevStack.sqlite_pragmas,
             dynamic_config=() if cli_defaults else DevStack.dynamic_config,
         )  # fmt: skip

@@ -16,6 +16,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from bench.content import newsletter_html
@@ -68,19 +69,19 @@ async def starters(bench: Bench, http: Http) -> dict[str, Starter]:
     return {SIDES[0]: raw(True), SIDES[1]: raw(False), SIDES[2]: enroll}
 
 
-async def throughput(sink: SmtpSink, start: Starter, count: int) -> float:
+async def throughput(sink: SmtpSink, start: Starter, count: int, side: int) -> float:
     before = len(sink.arrivals)
     began = time.perf_counter()
-    names = [f"t{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    names = [f"s{side}t{uuid.uuid4().hex[:10]}" for _ in range(count)]
     await bounded(count, IN_FLIGHT, lambda i: start(names[i]))
     await wait_until(lambda: len(sink.arrivals) >= before + count, "sends", every=0.01)
     return time.perf_counter() - began
 
 
-async def latency(sink: SmtpSink, start: Starter) -> float:
+async def latency(sink: SmtpSink, start: Starter, side: int) -> float:
     before = len(sink.arrivals)
     began = time.perf_counter()
-    await start(f"l{uuid.uuid4().hex[:10]}")
+    await start(f"s{side}l{uuid.uuid4().hex[:10]}")
     await wait_until(lambda: len(sink.arrivals) > before, "a send", every=0.002)
     return sink.arrivals[-1].at - began
 
@@ -102,20 +103,23 @@ async def main() -> None:
                 seconds = dict.fromkeys(SIDES, 0.0)
                 cpu = dict.fromkeys(SIDES, 0.0)
                 waits: dict[str, list[float]] = {side: [] for side in SIDES}
-                await throughput(sink, start[SIDES[2]], IN_FLIGHT)  # Warm-up: imports, first connections.
+                await throughput(sink, start[SIDES[2]], IN_FLIGHT, 2)  # Warm-up: imports, first connections.
                 for round_ in range(ROUNDS):
-                    for side in SIDES:
+                    for index, side in enumerate(SIDES):
                         used = bench.cpu_seconds()
-                        seconds[side] += await throughput(sink, start[side], args.count // ROUNDS)
+                        seconds[side] += await throughput(sink, start[side], args.count // ROUNDS, index)
                         after = bench.cpu_seconds()
                         cpu[side] += sum(after[p] - used[p] for p in PROCESSES[side])
                         for _ in range(args.latency_samples // ROUNDS):
-                            waits[side].append(await latency(sink, start[side]))
+                            waits[side].append(await latency(sink, start[side], index))
                     print(f"  round {round_ + 1} of {ROUNDS} done", flush=True)
     sent = args.count // ROUNDS * ROUNDS
     base = sent / seconds[SIDES[0]]
     base_p50 = percentiles(waits[SIDES[0]])["p50"]
-    print(f"  duplicates the server received: {sink.duplicates()}")
+    copies = Counter(a.to for a in sink.arrivals)
+    for index, side in enumerate(SIDES):
+        twice = sum(n - 1 for to, n in copies.items() if to.startswith(f"s{index}"))
+        print(f"  {side}: {twice} messages the server received more than once")
     for side in SIDES:
         rate, cut = sent / seconds[side], percentiles(waits[side])
         print(

@@ -66,14 +66,17 @@ async def main() -> None:
     parser.add_argument("count", nargs="?", type=int, default=200)
     parser.add_argument("--every", type=float, default=3.0, help="mean seconds between kills")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--database-url", help="goalflow's database (default: SQLite in the stack's directory)"
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     chance = random.Random(seed)
     print(f"SMTP crash test: {args.count} enrollments, a kill -9 every {args.every} s on average "
           f"(seed {seed}); {machine()}", flush=True)  # fmt: skip
-    with SmtpSink(reply_delay=0.02) as sink:
+    with SmtpSink() as sink:
         os.environ["GOALFLOW_SMTP_URL"] = sink.url
-        with Bench() as bench:
+        with Bench(database_url=args.database_url) as bench:
             stack = bench.stack
             began = time.perf_counter()
             kills: list[tuple[float, int]] = []
@@ -94,11 +97,11 @@ async def main() -> None:
                 await wait_until(lambda: len(sink.unique("msg_")) >= args.count, "all the mail", limit=900)
 
                 async def finished(enrollment: str) -> str:
-                    while (
-                        status := (await http.get(f"/enrollments/{enrollment}")).json()["status"]
-                    ) == "running":
+                    while True:
+                        answer = await http.get(f"/enrollments/{enrollment}")
+                        if answer.status_code == 200 and answer.json()["status"] != "running":
+                            return str(answer.json()["status"])
                         await asyncio.sleep(0.2)
-                    return str(status)
 
                 statuses = await asyncio.gather(*(finished(e) for e in enrollments))
     received = {a.to for a in sink.arrivals}

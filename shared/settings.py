@@ -50,6 +50,12 @@ class Settings:
     twilio_whatsapp_from: str | None
     # Twilio's REST API; tests point it at their own server.
     twilio_api_url: str
+    # What providers' webhooks are checked with (README, Provider webhooks); unset: refused.
+    mailgun_webhook_signing_key: str | None
+    sendgrid_webhook_public_key: str | None
+    sendgrid_inbound_key: str | None
+    postmark_webhook_user: str | None
+    postmark_webhook_password: str | None
 
 
 @cache
@@ -79,6 +85,11 @@ def settings() -> Settings:
         twilio_whatsapp_from=_number("GOALFLOW_TWILIO_WHATSAPP_FROM", strip="whatsapp:"),
         twilio_api_url=os.environ.get("GOALFLOW_TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
         timezone=_zone("GOALFLOW_TIMEZONE"),
+        mailgun_webhook_signing_key=os.environ.get("GOALFLOW_MAILGUN_WEBHOOK_SIGNING_KEY") or None,
+        sendgrid_webhook_public_key=os.environ.get("GOALFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        sendgrid_inbound_key=os.environ.get("GOALFLOW_SENDGRID_INBOUND_KEY") or None,
+        postmark_webhook_user=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_USER") or None,
+        postmark_webhook_password=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_PASSWORD") or None,
     )
 
 

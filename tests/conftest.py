@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from shared.contracts import SEARCH_ATTRIBUTES
+from shared.services.webhook_keys import WebhookKeys
 from shared.store.db import EnrollmentRow, make_engine
 from shared.temporal import data_converter
 from worker.main import running_worker
@@ -232,15 +233,23 @@ class make_stack:
         env: WorkflowEnvironment | None = None,
         auth: bool = False,
         sending: Sending | None = None,
+        webhook_keys: WebhookKeys | None = None,
     ):
         self.client, self.engine, self.env, self.auth = client, engine, env, auth
+        self.webhook_keys = webhook_keys
         # By default messages are recorded only; tests of delivery pass an SMTP server.
         self.sending = sending or Sending()
         self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
         STARTED_BY[self.task_queue] = os.environ.get("PYTEST_CURRENT_TEST")
 
     async def __aenter__(self) -> Stack:
-        app = create_app(engine=self.engine, client=self.client, task_queue=self.task_queue, auth=self.auth)
+        app = create_app(
+            engine=self.engine,
+            client=self.client,
+            task_queue=self.task_queue,
+            auth=self.auth,
+            webhook_keys=self.webhook_keys,
+        )
         self._lifespan = app.router.lifespan_context(app)
         await self._lifespan.__aenter__()
         self._worker = running_worker(

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.workflow
 PUBLIC = ("/health", "/openapi.json", "/docs", "/redoc", "/schemas/automation.json")
 # Tracking URLs: the signed token is the key.
 TRACKING = "/t/"
-# Providers' webhooks: their signature is the key.
+# Providers' webhooks: the provider's signature is the key (tests/test_webhooks.py).
 WEBHOOKS = "/webhooks/"
 # What an event forwarder needs (the `events` scope); every other GET is `read`, the rest `admin`.
 FORWARDER = {

@@ -22,6 +22,7 @@ from shared.settings import settings
 from shared.store import db
 from shared.temporal import connect
 from worker.activities import Deps, activities
+from worker.activities.base import HEARTBEAT_EVERY
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
@@ -49,6 +50,9 @@ def build_worker(
         # determinism, which the tests' workers and the replay test check with the
         # strict sandbox, so a nondeterministic call still fails CI.
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else UnsandboxedWorkflowRunner(),
+        # Heartbeats go out as the activity beats, not batched over 0.8 of the timeout:
+        # 8 s of a 10 s timeout left a loaded server 2 s before it retried a live send.
+        max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_EVERY),
     )
 
 

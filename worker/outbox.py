@@ -11,6 +11,7 @@ it. Twilio's Messages API takes no idempotency key, so an answer lost on its
 way back from Twilio (a timeout after Twilio took the message) is that window too."""
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -63,6 +64,11 @@ class Outbox:
     def __init__(self, engine: Engine, sending: Sending = Sending()):
         self.engine = engine
         self.sending = sending
+        # Messages the server took and not yet marked sent: marked together, in one
+        # commit, so a burst of replies does not wait on one commit each.
+        self._taken: set[str] = set()
+        self._taken_lock = threading.Lock()
+        self._marking = threading.Lock()
 
     async def send(self, email: OutgoingEmail, unsubscribe_url: str | None = None) -> str:
         """Record and deliver `email` once per idempotency key; its message id.
@@ -91,7 +97,9 @@ class Outbox:
 
             async def mark_sent() -> None:
                 # Ahead of other database work: until it is written, a crash sends the message again.
-                await run_db(self.engine, lambda: self._mark(message_id, "sent"), urgent=True)
+                with self._taken_lock:
+                    self._taken.add(message_id)
+                await run_db(self.engine, self._mark_taken, urgent=True)
 
             try:
                 await smtp.send(message, self.sending.attempt_timeout, accepted=mark_sent)
@@ -171,6 +179,26 @@ class Outbox:
                 return self._claim(message_id, fields, counted)
             session.commit()
             return "sending", sender
+
+    def _mark_taken(self) -> None:
+        # Held through the commit: a caller whose message an earlier call took
+        # returns only once that call has written it.
+        with self._marking:
+            with self._taken_lock:
+                taken, self._taken = self._taken, set()
+            if not taken:
+                return
+            try:
+                with Session(self.engine) as session:
+                    statement = (
+                        update(Message).where(col(Message.message_id).in_(taken)).values(status="sent")
+                    )
+                    session.exec(statement)  # type: ignore[call-overload]
+                    session.commit()
+            except BaseException:
+                with self._taken_lock:
+                    self._taken |= taken  # For the next call: each waiting caller makes one.
+                raise
 
     def _mark(self, message_id: str, status: str, **more: Any) -> None:
         with Session(self.engine) as session:

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from shared.domain.events import Event
 
 EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
+# Providers report a spam complaint as one event, which criteria name either way.
+_ACTIONS_OF = {"email.complained": {"complained", "spam"}, "email.spam": {"complained", "spam"}}
 AppointmentStatus = Literal["new", "confirmed", "showed"]
 SmsAction = Literal["delivered", "failed", "replied", "unsubscribed"]
 
@@ -87,11 +89,8 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
             if not event.type.startswith("email."):
                 return False
             step = sent.get(str(data.get("message_id")))
-            return (
-                event.type.removeprefix("email.") in actions
-                and step is not None
-                and (not steps or step in steps)
-            )
+            met = _ACTIONS_OF.get(event.type, {event.type.removeprefix("email.")})
+            return not met.isdisjoint(actions) and step is not None and (not steps or step in steps)
         case SmsCriterion(actions=actions, steps=steps):
             step = sent.get(str(data.get("message_id")))
             return (

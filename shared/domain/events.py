@@ -17,6 +17,11 @@ EventType = Literal[
     "email.spam",
     "email.replied",
     "email.resubscribed",
+    # From providers' webhooks: delivered to the recipient's server; refused for
+    # good (`bounced`, which stops email to the address); refused for now (`deferred`).
+    "email.delivered",
+    "email.bounced",
+    "email.deferred",
     "link.clicked",
     "tag.added",
     "tag.removed",

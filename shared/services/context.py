@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from shared.domain.tracking import Tracker
 from shared.services.events import EventBus
+from shared.services.webhook_keys import WebhookKeys
 from shared.store.db import in_session
 
 T = TypeVar("T")
@@ -27,6 +28,8 @@ class Services:
     public_url: str = "http://127.0.0.1:8000"
     # Verifies Twilio's webhooks (GOALFLOW_TWILIO_AUTH_TOKEN); without it none is accepted.
     twilio_auth_token: str | None = None
+    # What providers' webhooks are checked with (shared.services.webhooks).
+    webhooks: WebhookKeys = field(default_factory=WebhookKeys)
     bus: EventBus = field(init=False)
     tracker: Tracker | None = field(init=False)
 

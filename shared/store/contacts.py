@@ -137,6 +137,7 @@ EMAIL_CONSENT_AFTER = {
     "email.unsubscribed": "unsubscribed",
     "email.complained": "complained",
     "email.spam": "complained",
+    "email.bounced": "bounced",
     "email.resubscribed": "subscribed",
 }
 

@@ -233,6 +233,21 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = _time(nullable=True)
 
 
+class IgnoredWebhook(SQLModel, table=True):
+    """A provider's event about no message goalflow knows: acknowledged, kept here
+    for whoever wonders, and never an event (the provider would retry an error forever)."""
+
+    __tablename__ = "ignored_webhooks"
+    # The event id it would have had.
+    id: str = Field(primary_key=True)
+    provider: str
+    type: str
+    reason: str
+    # What it named: goalflow's message id and the RFC Message-IDs.
+    detail: dict[str, Any] = _json(dict, nullable=False)
+    received_at: datetime = _time(nullable=False)
+
+
 class Appointment(SQLModel, table=True):
     __tablename__ = "appointments"
     id: str = Field(primary_key=True)

@@ -1,15 +1,15 @@
 """SMS and WhatsApp: contacts found by phone, messages' Twilio SID and template,
 senders that are phone numbers, and the messages contacts send us.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
