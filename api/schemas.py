@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.domain.durations import Duration
 from shared.domain.ids import Id
 from shared.domain.phones import E164
 
@@ -54,6 +55,11 @@ class TagIn(_Body):
 
 class EnrollIn(_Body):
     contact_id: Id
+
+
+class ResumeIn(_Body):
+    # ISO 8601 (`P1D`): sends held longer are skipped as `stale`; absent, every held send goes out.
+    stale_after: Duration | None = Field(default=None, examples=["P1D"])
 
 
 class AppointmentIn(_Body):

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         EVENT_SIGNAL,
         GOALS_MET,
         REMOVE_UPDATE,
+        RESUME_SIGNAL,
         STATE_QUERY,
         WORKFLOW_NAME,
         EnrollmentInput,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         MessageRef,
         RegisterInput,
+        Resumed,
         SentMessagesInput,
         carried,
         event_bytes,
@@ -167,7 +169,7 @@ class EnrollmentWorkflow:
         workflow.set_current_details(self._summary(step))
         following = await self._run(step)
         state.entered = state.waiting = False
-        state.deadline = state.held_for = None
+        state.deadline = state.held_for = state.paused_hold = None
         # A pending move or removal wins over the step's own successor.
         if state.status == "running" and not state.move_to and not self.removal:
             state.position = following
@@ -226,6 +228,14 @@ class EnrollmentWorkflow:
         if decision.met or decision.rearmed:
             self._show(step)
 
+    @workflow.signal(name=RESUME_SIGNAL)
+    def on_resume(self, resumed: Resumed) -> None:
+        """The automation resumed: a send held by that pause (or an earlier one) is
+        released (`worker.steps.sending`). Kept when nothing is held yet, as the
+        resume may overtake the send activity's answer that the automation is paused."""
+        if self.state.resumed is None or resumed.pause > self.state.resumed.pause:
+            self.state.resumed = resumed
+
     @workflow.query(name=STATE_QUERY)
     def view(self) -> EnrollmentSnapshot:
         state = self.state
@@ -275,7 +285,7 @@ class EnrollmentWorkflow:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=f"{step.type} {step.id}",
         )
-        await workflow.wait_condition(lambda: handle.done() or self._interrupted())
+        await workflow.wait_condition(lambda: handle.done() or self.interrupted())
         if handle.done():
             return await handle
         handle.cancel()
@@ -307,7 +317,7 @@ class EnrollmentWorkflow:
             return self.after(step)
         return None if target == END else self.automation.index(target)
 
-    def _interrupted(self) -> bool:
+    def interrupted(self) -> bool:
         return self.state.move_to is not None or self.removal is not None
 
     async def hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
@@ -320,14 +330,14 @@ class EnrollmentWorkflow:
                 return True
             try:
                 await workflow.wait_condition(
-                    lambda: self._interrupted() or done() or self._roll_over_due(),
+                    lambda: self.interrupted() or done() or self._roll_over_due(),
                     timeout=remaining,
                     # The timeline reads "pause (3d)".
                     timeout_summary=f"{step.id} ({short_duration(remaining)})" if remaining else None,
                 )
             except TimeoutError:
                 return True
-            if self._interrupted() or done():
+            if self.interrupted() or done():
                 return False
             await self._continue_as_new()
 
@@ -355,7 +365,7 @@ class EnrollmentWorkflow:
         state = self.state
         if workflow.patched(BOUNDED_STATE):
             await self._save_history()
-            if self._interrupted():
+            if self.interrupted():
                 return  # A goal move or a removal came while saving: it goes first.
             state = carried(state, workflow.now(), LOOP_WINDOW)
         else:
@@ -388,7 +398,7 @@ class EnrollmentWorkflow:
         state.position = self.automation.index(target)
         state.move_to = state.move_event = None
         state.entered = state.waiting = False
-        state.deadline = state.held_for = None
+        state.deadline = state.held_for = state.paused_hold = None
 
     def _over_budget(self, step: PlannedStep) -> bool:
         now = workflow.now()
@@ -421,7 +431,7 @@ class EnrollmentWorkflow:
         state.end_reason = reason
         state.position = None
         state.entered = state.waiting = False
-        state.held_for = None
+        state.held_for = state.paused_hold = None
         self.record("end", "ended", reason=reason, status=status)
         self._show(None)
 
@@ -429,7 +439,7 @@ class EnrollmentWorkflow:
         self.state.waiting = True
         self.state.held_for = held_for
         if held_for:
-            self.record(step.id, "held", until=until, reason=held_for)
+            self.record(step.id, "held", **({"until": until} if until else {}), reason=held_for)
         else:
             self.record(step.id, "waiting", until=until or "met")
         self._show(step)
@@ -455,6 +465,8 @@ class EnrollmentWorkflow:
             return f"{state.status}: {state.end_reason}; goals met: {met}"
         if step is None:
             return f"moving on; goals met: {met}"
+        if state.waiting and state.held_for and state.deadline is None:
+            return f"at {step.id}, held: {state.held_for}; goals met: {met}"
         if state.waiting:
             until = state.deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
             holding = f"held for {state.held_for}" if state.held_for else "waiting"

@@ -1,5 +1,6 @@
 """The worker process: runs enrollment workflows and their activities, and
-sweeps for events whose delivery a crash interrupted."""
+sweeps for what a crash left undone: events not delivered, enrollments ended
+in Temporal unrecorded, resumes not signalled to the sends they held."""
 
 import asyncio
 import contextlib
@@ -16,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.domain.tracking import Tracker
 from shared.domain.twilio import WEBHOOK_PATH
+from shared.services import pauses
 from shared.services.events import EventBus
 from shared.services.reconcile import Sweep
 from shared.settings import settings
@@ -87,7 +89,8 @@ def tracker() -> Tracker | None:
 
 async def sweep(bus: EventBus, ended: Sweep) -> None:
     """Every GOALFLOW_SWEEP_SECONDS: deliver the events a crash left undelivered,
-    and record the enrollments ended in Temporal (terminated) as ended."""
+    record the enrollments ended in Temporal (terminated) as ended, and release
+    the sends still held by automations resumed since."""
     every = timedelta(seconds=settings().sweep_seconds)
     while True:
         try:
@@ -97,6 +100,9 @@ async def sweep(bus: EventBus, ended: Sweep) -> None:
             count = await ended.run_once()
             if count:
                 log.info("recorded %d enrollments ended in Temporal", count)
+            count = await pauses.release_held(bus.client, bus.engine)
+            if count:
+                log.info("released %d sends held by automations resumed since", count)
         except Exception:
             log.exception("sweep failed; trying again")
         await asyncio.sleep(every.total_seconds())

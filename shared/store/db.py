@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, inspect, text
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -87,6 +87,12 @@ class AutomationRow(SQLModel, table=True):
     latest_version: int
     archived: bool = False
     created_at: datetime = _time(nullable=False)
+    # Paused: no new entries, sends to contacts held (shared/services/pauses.py).
+    paused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # How many times it was paused: the number of the current pause, or of the last one.
+    pauses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What the last resume said: sends held longer than this are skipped as stale.
+    stale_after_seconds: int | None = None
 
 
 class AutomationVersion(SQLModel, table=True):
@@ -126,6 +132,21 @@ class EventRow(SQLModel, table=True):
     # Enrollment ids it was delivered to; NULL until every one was signalled,
     # so a retry (or the sweep) knows to deliver again.
     delivered_to: list[str] | None = _json(nullable=True)
+
+
+class HeldSend(SQLModel, table=True):
+    """An enrollment whose send the automation's pause holds, until the resume
+    has been signalled to it: what resuming, and the worker's sweep after a
+    crash, find to release."""
+
+    __tablename__ = "held_sends"
+    # An enrollment holds one send at a time.
+    enrollment_id: str = Field(primary_key=True)
+    automation_id: str = Field(index=True)
+    step_id: str
+    # The automation's pause that holds it (`AutomationRow.pauses`).
+    pause: int
+    held_at: datetime = _time(nullable=False)
 
 
 class HistoryRow(SQLModel, table=True):

@@ -24,7 +24,10 @@ class SendEmailActivities(Sends):
         return await unbroken(self._send(step))
 
     async def _send(self, step: SendInput) -> SendResult:
-        content, contact = await self.read(step)
+        read = await self.read_unless_paused(step)
+        if isinstance(read, SendResult):
+            return read
+        content, contact = read
         if contact is None:
             return SendResult(skipped="contact no longer exists")
         ruled_out = self.ruled_out(step, contact, "email", contact.email)

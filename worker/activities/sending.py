@@ -1,6 +1,11 @@
 """What the send activities share: the step's content and its contact, the
 sending rules that hold or skip a send (SPEC §2, in their order), and
-rendering with merge fields and trigger links."""
+rendering with merge fields and trigger links.
+
+A message to the contact (email, SMS, WhatsApp) is held while its automation
+is paused: the activity reads the flag, which the workflow cannot, records the
+enrollment as held (`shared.store.pauses`) and answers `paused`; the resume's
+signal releases it. Internal notifications are not held."""
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -11,6 +16,7 @@ from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
 from shared.settings import settings
+from shared.store import pauses
 from shared.store.contacts import consent_of
 from shared.store.db import Contact, utcnow
 from shared.store.links import known_links
@@ -34,8 +40,23 @@ def now(step: SendInput) -> datetime:
 class Sends(ActivityGroup):
     async def read(self, step: SendInput) -> tuple[StepContent, Contact | None]:
         """The step's content, checked against its digest, and its contact."""
+        read = await self._read(step, to_contact=False)
+        assert not isinstance(read, SendResult)
+        return read
 
-        def read(session: Session) -> tuple[StepContent, Contact | None]:
+    async def read_unless_paused(self, step: SendInput) -> tuple[StepContent, Contact | None] | SendResult:
+        """`read`, for a message to the contact, unless rule 1 holds it: the
+        automation is paused (recorded as held, in the same database call)."""
+        return await self._read(step, to_contact=True)
+
+    async def _read(
+        self, step: SendInput, to_contact: bool
+    ) -> tuple[StepContent, Contact | None] | SendResult:
+        def read(session: Session) -> tuple[StepContent, Contact | None] | SendResult:
+            if to_contact:
+                pause = pauses.hold_if_paused(session, step.automation_id, step.enrollment_id, step.step_id)
+                if pause is not None:
+                    return SendResult(paused=pause)
             content = step_content(self.engine, step.automation_id, step.version, step.step_id, step.digest)
             return content, session.get(Contact, step.contact_id)
 
@@ -45,8 +66,9 @@ class Sends(ActivityGroup):
             raise ApplicationError(str(error), non_retryable=True) from None
 
     def ruled_out(self, step: SendInput, contact: Contact, channel: str, to: str | None) -> SendResult | None:
-        """Rules 1 and 2: held while the send window is closed; skipped for a
-        contact blocklisted, without consent on `channel`, or with no address."""
+        """Rules 1 and 2: held while the send window is closed (the pause is
+        checked as the step is read); skipped for a contact blocklisted,
+        without consent on `channel`, or with no address."""
         if step.window is not None:
             opens = step.window.opens(now(step), contact.timezone or settings().timezone)
             if opens is not None:
