@@ -15,10 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("automations") as table:
-        table.add_column(sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()))
-        table.add_column(sa.Column("pauses", sa.Integer(), nullable=False, server_default="0"))
-        table.add_column(sa.Column("stale_after_seconds", sa.Integer(), nullable=True))
+    # Added in place: batch mode would copy `automations`, which its versions' foreign keys forbid.
+    op.add_column("automations", sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("automations", sa.Column("pauses", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("automations", sa.Column("stale_after_seconds", sa.Integer(), nullable=True))
     op.create_table(
         "held_sends",
         sa.Column("enrollment_id", sa.String(), nullable=False),
@@ -33,7 +33,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("held_sends")
-    with op.batch_alter_table("automations") as table:
-        table.drop_column("stale_after_seconds")
-        table.drop_column("pauses")
-        table.drop_column("paused")
+    for column in ("stale_after_seconds", "pauses", "paused"):
+        op.drop_column("automations", column)
