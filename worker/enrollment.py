@@ -285,7 +285,7 @@ class EnrollmentWorkflow:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=f"{step.type} {step.id}",
         )
-        await workflow.wait_condition(lambda: handle.done() or self.interrupted())
+        await workflow.wait_condition(lambda: handle.done() or self._interrupted())
         if handle.done():
             return await handle
         handle.cancel()
@@ -317,8 +317,12 @@ class EnrollmentWorkflow:
             return self.after(step)
         return None if target == END else self.automation.index(target)
 
-    def interrupted(self) -> bool:
+    def _interrupted(self) -> bool:
         return self.state.move_to is not None or self.removal is not None
+
+    def interrupted(self) -> bool:
+        """Whether a goal pull or a removal is pending: what a step's handler asks after a hold."""
+        return self._interrupted()
 
     async def hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
         """Hold the contact at the current step until the deadline (True), or
@@ -330,14 +334,14 @@ class EnrollmentWorkflow:
                 return True
             try:
                 await workflow.wait_condition(
-                    lambda: self.interrupted() or done() or self._roll_over_due(),
+                    lambda: self._interrupted() or done() or self._roll_over_due(),
                     timeout=remaining,
                     # The timeline reads "pause (3d)".
                     timeout_summary=f"{step.id} ({short_duration(remaining)})" if remaining else None,
                 )
             except TimeoutError:
                 return True
-            if self.interrupted() or done():
+            if self._interrupted() or done():
                 return False
             await self._continue_as_new()
 
@@ -365,7 +369,7 @@ class EnrollmentWorkflow:
         state = self.state
         if workflow.patched(BOUNDED_STATE):
             await self._save_history()
-            if self.interrupted():
+            if self._interrupted():
                 return  # A goal move or a removal came while saving: it goes first.
             state = carried(state, workflow.now(), LOOP_WINDOW)
         else:
