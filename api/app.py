@@ -30,6 +30,7 @@ from api.routers import (
     links,
     senders,
     tracking,
+    twilio,
     webhooks,
 )
 from shared.domain.definition import DefinitionError
@@ -66,6 +67,7 @@ def create_app(
             task_queue or settings().task_queue,
             secret_key=settings().secret_key,
             public_url=settings().public_url,
+            twilio_auth_token=settings().twilio_auth_token,
             webhooks=webhook_keys or _webhook_keys(),
         )
         # Deliver what a crash between storing and signalling left behind.
@@ -92,6 +94,7 @@ def create_app(
         links,
         senders,
         tracking,
+        twilio,
         webhooks,
         dev,
         definition_schema,

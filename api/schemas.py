@@ -5,7 +5,9 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.domain.durations import Duration
 from shared.domain.ids import Id
+from shared.domain.phones import E164
 
 # The zones this machine knows, listed in the OpenAPI.
 ZONES = sorted(available_timezones())
@@ -25,7 +27,8 @@ class Consent(_Body):
 
 class ContactFields(_Body):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    phone: str | None = None
+    # E.164, as Twilio takes it and as inbound messages find the contact by it.
+    phone: str | None = Field(default=None, pattern=E164)
     first_name: str | None = None
     last_name: str | None = None
     timezone: str | None = Field(default=None, json_schema_extra={"enum": [*ZONES, None]})
@@ -52,6 +55,11 @@ class TagIn(_Body):
 
 class EnrollIn(_Body):
     contact_id: Id
+
+
+class ResumeIn(_Body):
+    # ISO 8601 (`P1D`): sends held longer are skipped as `stale`; absent, every held send goes out.
+    stale_after: Duration | None = Field(default=None, examples=["P1D"])
 
 
 class AppointmentIn(_Body):

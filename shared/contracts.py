@@ -18,6 +18,7 @@ T = TypeVar("T")
 EVENT_SIGNAL = "event"
 STATE_QUERY = "state"
 REMOVE_UPDATE = "remove"
+RESUME_SIGNAL = "resume"
 WORKFLOW_NAME = "Enrollment"
 
 Status = Literal["running", "completed", "removed", "failed"]
@@ -37,6 +38,23 @@ class MessageRef(BaseModel):
     channel: str = "email"
 
 
+class Resumed(BaseModel):
+    """The `resume` signal: the automation resumed after its pause number
+    `pause`, which releases every hold of that pause or an earlier one. The
+    pause number is its id: a repeat (the sweep after a resume) changes nothing."""
+
+    pause: int
+    # Sends held longer than this are skipped as `stale`; None: all go out.
+    stale_after: timedelta | None = None
+
+
+class PauseHold(BaseModel):
+    """The current send is held by the automation's pause number `pause`, since `since`."""
+
+    pause: int
+    since: datetime
+
+
 class EnrollmentState(BaseModel):
     status: Status = "running"
     end_reason: str | None = None
@@ -47,8 +65,11 @@ class EnrollmentState(BaseModel):
     entered: bool = False
     # The current step started holding the contact (a wait, or a goal waiting to be met).
     waiting: bool = False
-    # What holds it: None for the step's own wait, or "the send window".
+    # What holds it: None for the step's own wait, "the send window" or "automation paused".
     held_for: str | None = None
+    # The automation's pause that holds the current send, and the latest resume received.
+    paused_hold: PauseHold | None = None
+    resumed: Resumed | None = None
     deadline: datetime | None = None
     goals_met: list[str] = []
     goals_passed: list[str] = []

@@ -1,12 +1,14 @@
 """Settings, read from the environment once per process."""
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.durations import parse_duration
+from shared.domain.phones import E164
 
 EMAIL_PROVIDERS = ("smtp", "mailgun", "sendgrid", "postmark", "ses")
 
@@ -39,6 +41,15 @@ class Settings:
     timezone: str
     # The SMTP catcher's mail, which `GET /dev/mailbox` shows (set by `make run`).
     mailbox: str | None
+    # Twilio (SMS, WhatsApp). Without the SID and token, text messages are only
+    # recorded in the outbox (and shown on `GET /dev/mailbox`).
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    # The numbers messages come from when a step names none (E.164).
+    twilio_from: str | None
+    twilio_whatsapp_from: str | None
+    # Twilio's REST API; tests point it at their own server.
+    twilio_api_url: str
     # What providers' webhooks are checked with (README, Provider webhooks); unset: refused.
     mailgun_webhook_signing_key: str | None
     sendgrid_webhook_public_key: str | None
@@ -67,6 +78,12 @@ def settings() -> Settings:
         else None,
         public_url=os.environ.get("GOALFLOW_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         mailbox=os.environ.get("GOALFLOW_MAILBOX") or None,
+        twilio_account_sid=os.environ.get("GOALFLOW_TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=os.environ.get("GOALFLOW_TWILIO_AUTH_TOKEN") or None,
+        twilio_from=_number("GOALFLOW_TWILIO_FROM"),
+        # Written as Twilio writes it (`whatsapp:+1…`) or bare.
+        twilio_whatsapp_from=_number("GOALFLOW_TWILIO_WHATSAPP_FROM", strip="whatsapp:"),
+        twilio_api_url=os.environ.get("GOALFLOW_TWILIO_API_URL", "https://api.twilio.com").rstrip("/"),
         timezone=_zone("GOALFLOW_TIMEZONE"),
         mailgun_webhook_signing_key=os.environ.get("GOALFLOW_MAILGUN_WEBHOOK_SIGNING_KEY") or None,
         sendgrid_webhook_public_key=os.environ.get("GOALFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
@@ -88,6 +105,13 @@ def _one_of(name: str, allowed: tuple[str, ...], default: str) -> str:
     if value not in allowed:
         raise SystemExit(f"{name} is one of {', '.join(allowed)}, not '{value}'")
     return value
+
+
+def _number(name: str, strip: str = "") -> str | None:
+    value = os.environ.get(name, "").strip().removeprefix(strip)
+    if value and not re.fullmatch(E164, value):
+        raise SystemExit(f"{name} is a phone number in E.164 form such as +14155550123, not '{value}'")
+    return value or None
 
 
 def _duration(name: str, default: str) -> timedelta:

@@ -3,9 +3,10 @@
     .venv/bin/python -m tests.record_histories [SCENARIO ...]
 
 Runs a few scenarios that together use every step type, a goal move, a
-removal, a cancellation, a continue-as-new and sends over SMTP (to a server on
-loopback) on the time-skipping server, and a query during a local activity on
-the dev server, and writes each finished workflow's history to tests/histories/. Without names it records only the scenarios that
+removal, a cancellation, a continue-as-new, sends over SMTP (to a server on
+loopback) and a send held by a pause, on the time-skipping server, and a query
+during a local activity on the dev server, and writes each finished workflow's
+history to tests/histories/. Without names it records only the scenarios that
 have no history yet: the old ones are what running enrollments were recorded
 with. Record one again only when a change is meant to be incompatible with
 running enrollments (and guard it with workflow.patched).
@@ -149,6 +150,21 @@ async def queried_during_first_local_activity(client: Client) -> WorkflowHistory
     raise AssertionError("no first task was split")
 
 
+async def held_by_a_pause(stack: Stack) -> str:
+    """A send held while its automation is paused, then released by the resume signal."""
+    steps = [goal("go", tag_added("go"), if_unmet="wait"), email("offer")]
+    automation = await stack.automation(steps)
+    contact = await stack.contact()
+    enrollment = await stack.enroll(automation, contact)
+    await stack.at(enrollment, "go")
+    await stack.post(f"/automations/{automation}/pause")
+    await stack.post(f"/contacts/{contact}/tags", {"tag": "go"})
+    await stack.until(enrollment, lambda s: s["history"][-1]["outcome"] == "held")
+    await stack.post(f"/automations/{automation}/resume", {"stale_after": "P1D"})
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -171,6 +187,7 @@ SCENARIOS = (
     cancelled_in_temporal,
     history_saved_before_continuing,
     sends_over_the_network,
+    held_by_a_pause,
 )
 # Recorded on the dev server, with fake activities.
 ON_THE_DEV_SERVER = (queried_during_first_local_activity,)

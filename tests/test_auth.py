@@ -84,6 +84,9 @@ async def test_every_route_needs_a_key_with_its_scope(guarded_stack: Stack) -> N
             )
     for path in PUBLIC:
         assert (await stack.http.get(path)).status_code == 200, path
+    # A webhook asks for no key: what it refuses is a request its provider did not sign.
+    refused = await stack.http.post("/webhooks/twilio", data={"Body": "STOP"})
+    assert refused.json() == {"detail": "not signed by Twilio with this account's auth token"}
 
 
 async def test_keys_are_made_listed_and_revoked_with_the_goalflow_command(

@@ -22,7 +22,7 @@ from temporalio.client import Client
 from devstack import DevStack, binary, free_port
 from shared.domain.limits import CARRIED_STATE_BYTES
 from shared.services.reconcile import Sweep
-from shared.store.db import EnrollmentRow, Message, make_engine
+from shared.store.db import EnrollmentRow, HeldSend, Message, make_engine
 from shared.temporal import connect
 
 pytestmark = pytest.mark.e2e
@@ -442,3 +442,86 @@ async def test_an_enrollment_gone_from_temporal_reads_removed_and_lets_the_conta
     assert (state["status"], state["end_reason"], state["history"][-1]["outcome"]) == (
         "removed", "gone from Temporal", "ended",
     )  # fmt: skip
+
+
+# ---- pause and resume -------------------------------------------------------
+
+HELD_SENDS = {
+    "name": "Held sends",
+    "steps": [
+        {"id": "go", "type": "goal", "criteria": [{"type": "tag.added", "tag": "go"}], "if_unmet": "wait"},
+        {"id": "offer", "type": "send_email", "subject": "Our offer", "body": "b"},
+        {"id": "text", "type": "send_sms", "body": "Our offer, {{ contact.first_name }}"},
+    ],
+}
+
+
+async def held_enrollments(api: httpx.AsyncClient, count: int) -> tuple[str, list[str]]:
+    """An automation of HELD_SENDS, paused with `count` contacts held at its first send."""
+    automation = (await post(api, "/automations", HELD_SENDS, 201))["id"]
+    enrollments, contacts = [], []
+    for i in range(count):
+        body = {"email": f"held{i}@example.com", "phone": f"+1415555{i:04d}", "first_name": f"H{i}"}
+        contact = (await post(api, "/contacts", body, 201))["id"]
+        enrollment = await post(api, f"/automations/{automation}/enrollments", {"contact_id": contact}, 201)
+        enrollments.append(enrollment["enrollment_id"])
+        contacts.append(contact)
+    for enrollment in enrollments:
+        await until(api, enrollment, lambda s: s["current_step"] == "go")
+    assert (await post(api, f"/automations/{automation}/pause", None, 200))["paused"] is True
+    refused = await api.post(f"/automations/{automation}/enrollments", json={"contact_id": contacts[0]})
+    assert refused.status_code == 409 and "is paused" in refused.json()["detail"]
+    for contact in contacts:
+        await post(api, f"/contacts/{contact}/tags", {"tag": "go"}, 200)
+    for enrollment in enrollments:
+        state = await until(api, enrollment, lambda s: s["history"][-1]["outcome"] == "held")
+        assert state["current_step"] == "offer" and state["history"][-1]["detail"] == {
+            "reason": "automation paused"
+        }
+    return automation, enrollments
+
+
+async def test_pause_and_resume_with_held_sends_through_a_killed_worker_and_a_resume_cut_short(
+    api: httpx.AsyncClient, devstack: DevStack
+) -> None:
+    """Sends held by a pause go out once each after the resume, though the worker
+    was killed (kill -9) while they were held and resumed without it; and
+    though the API died in the middle of a resume's signals (the worker's sweep
+    finishes it)."""
+    resumed, resumed_held = await held_enrollments(api, 10)
+    cut_short, cut_short_held = await held_enrollments(api, 10)
+    assert messages_per_step(devstack, resumed_held + cut_short_held) == {}
+    devstack.stop("worker", kill=True)
+
+    # Resumed while no worker runs: Temporal keeps the signals until one is back.
+    assert (await post(api, f"/automations/{resumed}/resume", {}, 200))["paused"] is False
+    # The API commits the resume, then hangs signalling, and dies.
+    devstack.processes["temporal"].send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            await api.post(f"/automations/{cut_short}/resume", json={}, timeout=3)
+        devstack.stop("api", kill=True)
+    finally:
+        devstack.stop("temporal", kill=True)  # Killed while stopped: nothing it had half read counts.
+    devstack.start_temporal()
+    devstack.start_api()
+    assert (await api.get(f"/automations/{cut_short}")).json()["paused"] is False
+    # Temporal took the first resume's signals; the second's are left to the worker's sweep.
+    assert held_in_database(devstack) == sorted(cut_short_held)
+    devstack.start_worker()
+
+    for enrollment in resumed_held + cut_short_held:
+        state = await until(api, enrollment, lambda s: s["status"] == "completed", within=120)
+        outcomes = [(h["step_id"], h["outcome"]) for h in state["history"]]
+        assert outcomes[-4:] == [("offer", "held"), ("offer", "done"), ("text", "done"), ("end", "ended")]
+    sent = messages_per_step(devstack, resumed_held + cut_short_held)
+    assert sent == {(e, step): 1 for e in resumed_held + cut_short_held for step in ("offer", "text")}
+    assert held_in_database(devstack) == []
+
+
+def held_in_database(devstack: DevStack) -> list[str]:
+    engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
+    with Session(engine) as session:
+        held = sorted(session.exec(select(HeldSend.enrollment_id)))
+    engine.dispose()
+    return held

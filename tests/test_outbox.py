@@ -25,7 +25,7 @@ def outgoing(key: str, sender: str = "news@acme.test") -> OutgoingEmail:
 def register(engine: Engine, daily_limit: int | None) -> None:
     with Session(engine) as session:
         session.add(
-            Sender(email="news@acme.test", name="Acme News", daily_limit=daily_limit, created_at=utcnow())
+            Sender(address="news@acme.test", name="Acme News", daily_limit=daily_limit, created_at=utcnow())
         )
         session.commit()
 

@@ -24,7 +24,9 @@ def test_every_activity_the_workflow_calls_is_registered() -> None:
         inspect.getsource(inspect.getmodule(handler))
         for handler in HANDLERS.values()  # type: ignore[arg-type]
     ]
-    called = {name for source in sources for name in re.findall(r'local\(\s*"(\w+)"', source)}
+    # A step's activity runs through `local`, `remote`, or a send's `deliver`.
+    calls = r'(?:local|remote)\(\s*"(\w+)"|deliver\(\s*\w+,\s*\w+,\s*"(\w+)"'
+    called = {name for source in sources for found in re.findall(calls, source) for name in found if name}
     registered = [
         activity._Definition.must_from_callable(fn).name
         for fn in activities(Deps(engine=None, bus=None, outbox=None))  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ from shared.domain.windows import SendWindow
 from tests.builders import email, goal, tag_added, wait
 from worker.enrollment import EnrollmentWorkflow
 from worker.steps.if_else import ContactSnapshot
-from worker.steps.send_email import SendEmailInput, SendResult
+from worker.steps.sending import SendInput, SendResult
 from worker.steps.tags import TagInput, TagResult
 from worker.steps.wait import WindowInput
 
@@ -53,7 +53,7 @@ class Fakes:
         opens: list[datetime | None] | None = None,
     ):
         self.sends: list[str] = []
-        self.asked: list[SendEmailInput] = []
+        self.asked: list[SendInput] = []
         # What the first sends answer, in turn: the send window is closed until then.
         self.holds = holds or []
         # What each `window_opens` answers, in turn, and what it was asked.
@@ -83,7 +83,7 @@ class Fakes:
         return self.missed
 
     @activity.defn(name="send_email")
-    async def send_email(self, step: SendEmailInput) -> SendResult:
+    async def send_email(self, step: SendInput) -> SendResult:
         self.sends.append(step.key)
         self.asked.append(step)
         if self.refuse_sends:

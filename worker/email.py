@@ -75,3 +75,5 @@ class OutgoingEmail:
     body: str
     sender: str | None = None
     html: str | None = None
+    # email, or internal: a notify step's, to the team.
+    channel: str = "email"

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         EVENT_SIGNAL,
         GOALS_MET,
         REMOVE_UPDATE,
+        RESUME_SIGNAL,
         STATE_QUERY,
         WORKFLOW_NAME,
         EnrollmentInput,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         MessageRef,
         RegisterInput,
+        Resumed,
         SentMessagesInput,
         carried,
         event_bytes,
@@ -191,7 +193,7 @@ class EnrollmentWorkflow:
         workflow.set_current_details(self._summary(step))
         following = await self._run(step)
         state.entered = state.waiting = False
-        state.deadline = state.held_for = None
+        state.deadline = state.held_for = state.paused_hold = None
         # A pending move or removal wins over the step's own successor.
         if state.status == "running" and not state.move_to and not self.removal:
             state.position = following
@@ -249,6 +251,14 @@ class EnrollmentWorkflow:
             state.wait_matched = state.wait_matched or event.id
         if decision.met or decision.rearmed:
             self._show(step)
+
+    @workflow.signal(name=RESUME_SIGNAL)
+    def on_resume(self, resumed: Resumed) -> None:
+        """The automation resumed: a send held by that pause (or an earlier one) is
+        released (`worker.steps.sending`). Kept when nothing is held yet, as the
+        resume may overtake the send activity's answer that the automation is paused."""
+        if self.state.resumed is None or resumed.pause > self.state.resumed.pause:
+            self.state.resumed = resumed
 
     @workflow.query(name=STATE_QUERY)
     def view(self) -> EnrollmentSnapshot:
@@ -334,6 +344,10 @@ class EnrollmentWorkflow:
     def _interrupted(self) -> bool:
         return self.state.move_to is not None or self.removal is not None
 
+    def interrupted(self) -> bool:
+        """Whether a goal pull or a removal is pending: what a step's handler asks after a hold."""
+        return self._interrupted()
+
     async def hold(self, step: PlannedStep, done: Callable[[], bool] = lambda: False) -> bool:
         """Hold the contact at the current step until the deadline (True), or
         until a goal pulls it away, it is removed or `done` holds (False)."""
@@ -412,7 +426,7 @@ class EnrollmentWorkflow:
         state.position = self.automation.index(target)
         state.move_to = state.move_event = None
         state.entered = state.waiting = False
-        state.deadline = state.held_for = None
+        state.deadline = state.held_for = state.paused_hold = None
 
     def _over_budget(self, step: PlannedStep) -> bool:
         now = workflow.now()
@@ -445,7 +459,7 @@ class EnrollmentWorkflow:
         state.end_reason = reason
         state.position = None
         state.entered = state.waiting = False
-        state.held_for = None
+        state.held_for = state.paused_hold = None
         self.record("end", "ended", reason=reason, status=status)
         self._show(None)
 
@@ -453,7 +467,7 @@ class EnrollmentWorkflow:
         self.state.waiting = True
         self.state.held_for = held_for
         if held_for:
-            self.record(step.id, "held", until=until, reason=held_for)
+            self.record(step.id, "held", **({"until": until} if until else {}), reason=held_for)
         else:
             self.record(step.id, "waiting", until=until or "met")
         self._show(step)
@@ -479,6 +493,8 @@ class EnrollmentWorkflow:
             return f"{state.status}: {state.end_reason}; goals met: {met}"
         if step is None:
             return f"moving on; goals met: {met}"
+        if state.waiting and state.held_for and state.deadline is None:
+            return f"at {step.id}, held: {state.held_for}; goals met: {met}"
         if state.waiting:
             until = state.deadline.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if state.deadline else "met"
             holding = f"held for {state.held_for}" if state.held_for else "waiting"

@@ -1,5 +1,6 @@
 """The worker process: runs enrollment workflows and their activities, and
-sweeps for events whose delivery a crash interrupted."""
+sweeps for what a crash left undone: events not delivered, enrollments ended
+in Temporal unrecorded, resumes not signalled to the sends they held."""
 
 import asyncio
 import contextlib
@@ -15,6 +16,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.domain.tracking import Tracker
+from shared.domain.twilio import WEBHOOK_PATH
+from shared.services import pauses
 from shared.services.events import EventBus
 from shared.services.reconcile import Sweep
 from shared.settings import settings
@@ -25,6 +28,7 @@ from worker.activities.base import HEARTBEAT_EVERY
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
+from worker.twilio import TwilioAccount
 
 log = logging.getLogger("goalflow.worker")
 
@@ -55,13 +59,20 @@ def build_worker(
 
 
 def sending() -> Sending:
-    """How this worker's messages leave, from GOALFLOW_SMTP_URL and friends."""
+    """How this worker's messages leave, from GOALFLOW_SMTP_URL, GOALFLOW_TWILIO_* and friends."""
     config = settings()
+    twilio = None
+    if config.twilio_account_sid and config.twilio_auth_token:
+        twilio = TwilioAccount(config.twilio_account_sid, config.twilio_auth_token, config.twilio_api_url)
     return Sending(
         smtp=SmtpServer.from_url(config.smtp_url) if config.smtp_url else None,
         default_sender=config.default_sender,
         provider=config.email_provider,
         ses_configuration_set=config.ses_configuration_set,
+        twilio=twilio,
+        sms_from=config.twilio_from,
+        whatsapp_from=config.twilio_whatsapp_from,
+        status_callback=f"{config.public_url}{WEBHOOK_PATH}",
     )
 
 
@@ -78,7 +89,8 @@ def tracker() -> Tracker | None:
 
 async def sweep(bus: EventBus, ended: Sweep) -> None:
     """Every GOALFLOW_SWEEP_SECONDS: deliver the events a crash left undelivered,
-    and record the enrollments ended in Temporal (terminated) as ended."""
+    record the enrollments ended in Temporal (terminated) as ended, and release
+    the sends still held by automations resumed since."""
     every = timedelta(seconds=settings().sweep_seconds)
     while True:
         try:
@@ -88,6 +100,9 @@ async def sweep(bus: EventBus, ended: Sweep) -> None:
             count = await ended.run_once()
             if count:
                 log.info("recorded %d enrollments ended in Temporal", count)
+            count = await pauses.release_held(bus.client, bus.engine)
+            if count:
+                log.info("released %d sends held by automations resumed since", count)
         except Exception:
             log.exception("sweep failed; trying again")
         await asyncio.sleep(every.total_seconds())

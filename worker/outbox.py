@@ -1,26 +1,33 @@
 """Every message goes through the outbox: recorded first, then handed to the
-transport (SMTP), then marked sent. `GET /contacts/{id}/messages` lists it.
+transport (SMTP, or Twilio for SMS and WhatsApp), then marked sent.
+`GET /contacts/{id}/messages` lists it.
 
 A retried send of the same step run finds its row: marked sent, it is not sent
 again. Still `sending`, the earlier attempt failed or its process died; it is
-sent again. That leaves one window: a process that dies after the server took
-the message and before the row is marked sent (a database write, done before
-QUIT) sends it twice on the retry. bench/smtp_crash.py measures it."""
+sent again. That leaves one window: a process that dies after the transport
+took the message and before the row is marked sent (a database write, done
+before SMTP's QUIT) sends it twice on the retry; bench/smtp_crash.py measures
+it. Twilio's Messages API takes no idempotency key, so an answer lost on its
+way back from Twilio (a timeout after Twilio took the message) is that window too."""
 
 import hashlib
 import threading
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from shared.domain.phones import address
 from shared.store.db import Message, Sender, insert_new, run_db, utcnow
 from shared.store.senders import take_quota
 from worker.email import OutgoingEmail
 from worker.mime import build
 from worker.smtp import SmtpError, SmtpServer
+from worker.texts import OutgoingText
+from worker.twilio import TwilioAccount, TwilioError
 
 
 class DailyLimitReached(Exception):
@@ -35,8 +42,10 @@ def message_id_for(key: str) -> str:
 
 @dataclass(frozen=True)
 class Sending:
-    """How messages leave: the server (None: recorded only), the sender when a
-    step names none, and the provider whose correlation header they carry."""
+    """How messages leave: the SMTP server (None: recorded only), the sender when
+    a step names none, the provider whose correlation header they carry; and for
+    SMS and WhatsApp, Twilio (None: recorded only), the numbers they come from
+    when a step names none, and where Twilio posts their status."""
 
     smtp: SmtpServer | None = None
     default_sender: str = "goalflow <noreply@goalflow.localhost>"
@@ -44,6 +53,11 @@ class Sending:
     ses_configuration_set: str | None = None
     # Seconds one attempt may take; the activity's own bound covers the retries.
     attempt_timeout: float = 60
+    twilio: TwilioAccount | None = None
+    sms_from: str | None = None
+    whatsapp_from: str | None = None
+    # GOALFLOW_PUBLIC_URL's /webhooks/twilio.
+    status_callback: str | None = None
 
 
 class Outbox:
@@ -57,9 +71,15 @@ class Outbox:
         self._marking = threading.Lock()
 
     async def send(self, email: OutgoingEmail, unsubscribe_url: str | None = None) -> str:
-        """Record and deliver `email` once per idempotency key; its message id."""
+        """Record and deliver `email` once per idempotency key; its message id.
+        An internal message (a notify step's) counts against no daily limit
+        and carries no provider correlation header: it is not the contact's."""
         message_id = message_id_for(email.idempotency_key)
-        status, sender = await run_db(self.engine, lambda: self._claim(email, message_id))
+        internal = email.channel == "internal"
+        sender = email.sender or self.sending.default_sender
+        counted = None if internal else parseaddr(sender)[1].lower()
+        fields = {**email.__dict__, "sender": sender}
+        status, sender = await run_db(self.engine, lambda: self._claim(message_id, fields, counted))
         if status == "sent":
             return message_id
         if status == "refused":
@@ -69,9 +89,9 @@ class Outbox:
             message = build(
                 email,
                 message_id,
-                sender,
+                sender or self.sending.default_sender,
                 unsubscribe_url,
-                self.sending.provider,
+                "smtp" if internal else self.sending.provider,
                 self.sending.ses_configuration_set,
             )
 
@@ -91,28 +111,72 @@ class Outbox:
             await run_db(self.engine, lambda: self._mark(message_id, "sent"))
         return message_id
 
-    def _claim(self, email: OutgoingEmail, message_id: str) -> tuple[str, str]:
-        """Record the message, its sender's daily count with it; its status and From.
-        A retry finds the row, and counts nothing again."""
+    async def text(self, text: OutgoingText) -> str:
+        """Record and send an SMS or WhatsApp message through Twilio, once per
+        idempotency key; its message id. Its sender's daily limit is its number's."""
+        message_id = message_id_for(text.idempotency_key)
+        twilio = self.sending.twilio
+        if twilio is not None and text.sender is None:  # Refused before anything is recorded.
+            raise TwilioError(
+                f"no number to send {text.channel} from: the step names none, and "
+                f"GOALFLOW_TWILIO_{'WHATSAPP_' if text.channel == 'whatsapp' else ''}FROM is unset",
+                permanent=True,
+            )
+        fields = {**text.__dict__, "subject": ""}
+        status, _ = await run_db(self.engine, lambda: self._claim(message_id, fields, text.sender))
+        if status == "sent":
+            return message_id
+        if status == "refused":
+            raise TwilioError("Twilio refused this message for good before", permanent=True)
+        sid = None
+        if twilio is not None:
+            try:
+                sid = await twilio.create_message(
+                    self._twilio_fields(text, message_id), self.sending.attempt_timeout
+                )
+            except TwilioError as error:
+                if error.permanent:
+                    await run_db(self.engine, lambda: self._mark(message_id, "refused"))
+                raise
+        await run_db(self.engine, lambda: self._mark(message_id, "sent", provider_id=sid), urgent=True)
+        return message_id
+
+    def _twilio_fields(self, text: OutgoingText, message_id: str) -> dict[str, str]:
+        fields = {"To": address(text.channel, text.to), "From": address(text.channel, text.sender or "")}
+        if text.template is not None:
+            fields |= {"ContentSid": text.template, "ContentVariables": text.body}
+        else:
+            fields["Body"] = text.body
+        if self.sending.status_callback:
+            # Our id in the URL Twilio signs: its status maps to the message even
+            # before its SID is recorded.
+            fields["StatusCallback"] = f"{self.sending.status_callback}?message_id={message_id}"
+        return fields
+
+    def _claim(self, message_id: str, fields: dict[str, Any], counted: str | None) -> tuple[str, str | None]:
+        """Record the message, counted against the daily limit of the sender
+        registered as `counted` (None: not counted) in the same transaction; its
+        status and sender. A retry finds the row, and counts nothing again."""
         with Session(self.engine) as session:
             known = session.exec(
                 select(Message.status, Message.sender).where(Message.message_id == message_id)
             )
             found = known.first()
             if found is not None:
-                return found[0], found[1] or self.sending.default_sender
-            sender = email.sender or self.sending.default_sender
-            registered = session.get(Sender, parseaddr(sender)[1].lower())
+                return found[0], found[1]
+            sender = fields["sender"]
+            registered = session.get(Sender, counted) if counted else None
             if registered is not None:
-                sender = formataddr((registered.name, registered.email)) if "<" not in sender else sender
+                if fields["channel"] == "email" and "<" not in sender:
+                    sender = formataddr((registered.name, registered.address))
                 if registered.daily_limit is not None and not take_quota(session, registered):
-                    raise DailyLimitReached(registered.email)
-            fields = {**email.__dict__, "sender": sender}
+                    raise DailyLimitReached(registered.address)
+            values = {**fields, "sender": sender}
             if not insert_new(
-                session, Message, message_id=message_id, status="sending", created_at=utcnow(), **fields
+                session, Message, message_id=message_id, status="sending", created_at=utcnow(), **values
             ):
                 session.rollback()  # A concurrent attempt of the same step run recorded it first.
-                return self._claim(email, message_id)
+                return self._claim(message_id, fields, counted)
             session.commit()
             return "sending", sender
 
@@ -136,7 +200,9 @@ class Outbox:
                     self._taken |= taken  # For the next call: each waiting caller makes one.
                 raise
 
-    def _mark(self, message_id: str, status: str) -> None:
+    def _mark(self, message_id: str, status: str, **more: Any) -> None:
         with Session(self.engine) as session:
-            session.exec(update(Message).where(col(Message.message_id) == message_id).values(status=status))  # type: ignore[call-overload]
+            session.exec(
+                update(Message).where(col(Message.message_id) == message_id).values(status=status, **more)
+            )  # type: ignore[call-overload]
             session.commit()

@@ -6,9 +6,10 @@ from api.auth import guarded
 from api.deps import ServicesDep
 from api.errors import BODY, Responses, conflict, invalid, not_found
 from api.paging import PAGED, PageDep, linked
+from api.schemas import ResumeIn
 from shared.domain.ids import ID_PATTERN
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
-from shared.services import automations
+from shared.services import automations, pauses
 from shared.services.automations import AutomationView
 
 router = APIRouter(prefix="/automations", tags=["automations"])
@@ -98,3 +99,26 @@ async def get_version(
 async def archive_automation(automation_id: AutomationId, services: ServicesDep) -> AutomationView:
     """Archive: no new enrollments; running ones finish on their version."""
     return await automations.archive(services, automation_id)
+
+
+@router.post("/{automation_id}/pause", **SAVED, **guarded("admin", UNKNOWN))
+async def pause_automation(automation_id: AutomationId, services: ServicesDep) -> AutomationView:
+    """Pause: new entries are refused (409), and running enrollments hold
+    before each email, SMS or WhatsApp message to the contact; timers, goals,
+    notifications and webhooks go on. Pausing a paused automation changes nothing."""
+    return await pauses.pause(services, automation_id)
+
+
+@router.post(
+    "/{automation_id}/resume",
+    **SAVED,
+    **guarded(
+        "admin", {**BODY, **UNKNOWN, **invalid("`stale_after` is not an ISO 8601 duration longer than zero")}
+    ),
+)
+async def resume_automation(
+    automation_id: AutomationId, services: ServicesDep, body: ResumeIn | None = None
+) -> AutomationView:
+    """Resume: held sends go out, or are skipped with reason `stale` when held
+    longer than `stale_after`. Resuming an automation that is not paused changes nothing."""
+    return await pauses.resume(services, automation_id, body.stale_after if body else None)

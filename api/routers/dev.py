@@ -1,4 +1,5 @@
-"""`GET /dev/mailbox`: the mail `make run`'s SMTP catcher caught, as a page."""
+"""`GET /dev/mailbox`: the mail `make run`'s SMTP catcher caught, and the SMS and
+WhatsApp messages in the outbox (without Twilio settings they go no further), as a page."""
 
 import html
 from email.message import EmailMessage
@@ -7,9 +8,11 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from api.auth import guarded
+from api.deps import ServicesDep
 from api.errors import error, html_page
 from shared.domain.tracking import bare_urls
 from shared.services import mailbox as caught
+from shared.services.contacts import MessageView
 from shared.settings import settings
 
 router = APIRouter(prefix="/dev", tags=["dev"])
@@ -24,7 +27,11 @@ dt {{ color: #71717a; }} iframe {{ width: 100%; height: 24rem; border: 1px solid
 pre {{ white-space: pre-wrap; }}
 </style></head>
 <body><h1>Mailbox</h1><p>{count} caught by <code>make run</code>, newest first.</p>
-{messages}</body></html>"""
+{messages}{texts}</body></html>"""
+# Shown once there are any: without Twilio settings SMS and WhatsApp go no further.
+_TEXTS = """
+<h2>Text messages</h2><p>{count} SMS and WhatsApp in the outbox, newest first.</p>
+{messages}"""
 
 
 @router.get(
@@ -34,12 +41,21 @@ pre {{ white-space: pre-wrap; }}
         {**html_page("The caught mail"), **error(404, "This API runs without make run's SMTP catcher")},
     ),
 )
-async def mailbox() -> HTMLResponse:
-    """The mail `make run`'s SMTP catcher caught, newest first, each message
-    rendered with its links clickable. Only where `make run` catches the mail."""
+async def mailbox(services: ServicesDep) -> HTMLResponse:
+    """The mail `make run`'s SMTP catcher caught, then the SMS and WhatsApp
+    messages in the outbox, newest first, each with its links clickable. Only
+    where `make run` catches the mail."""
     messages = caught.newest_first(settings().mailbox)
-    body = "\n".join(_article(m) for m in messages)
-    return HTMLResponse(_PAGE.format(count=len(messages), messages=body or "<p>No mail yet.</p>"))
+    texts = await caught.texts_newest_first(services)
+    return HTMLResponse(
+        _PAGE.format(
+            count=len(messages),
+            messages="\n".join(_article(m) for m in messages) or "<p>No mail yet.</p>",
+            texts=_TEXTS.format(count=len(texts), messages="\n".join(_text(t) for t in texts))
+            if texts
+            else "",
+        )
+    )
 
 
 def _article(message: EmailMessage) -> str:
@@ -59,6 +75,18 @@ def _article(message: EmailMessage) -> str:
     if text is not None:
         parts.append(f"<pre>{_linked(text.get_content())}</pre>")  # type: ignore[attr-defined]
     return f"<article><dl>{headers}</dl>{''.join(parts)}</article>"
+
+
+def _text(message: MessageView) -> str:
+    shown = {
+        "Channel": message.channel,
+        "From": message.sender or "",
+        "To": message.to or "",
+        "Date": f"{message.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        "Status": message.status,
+    } | ({"Template": message.template} if message.template else {})
+    headers = "".join(f"<dt>{name}</dt><dd>{html.escape(value)}</dd>" for name, value in shown.items())
+    return f'<article class="text"><dl>{headers}</dl><pre>{_linked(message.body)}</pre></article>'
 
 
 def _linked(text: str) -> str:

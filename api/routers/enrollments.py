@@ -27,7 +27,7 @@ UNKNOWN = not_found("enrollment")
             **BODY,
             **not_found("automation, or no contact with that id"),
             **conflict(
-                "The automation is archived, or the contact is in it already, "
+                "The automation is archived or paused, or the contact is in it already, "
                 "or was before and its reentry is `never`"
             ),
         },
@@ -36,8 +36,9 @@ UNKNOWN = not_found("enrollment")
 async def enroll(
     automation_id: Annotated[str, Path(pattern=ID_PATTERN)], body: EnrollIn, services: ServicesDep
 ) -> Enrolled:
-    """Enroll a contact in the automation's latest version. 409 when it is
-    already running there, or was enrolled before and re-entry is `never`."""
+    """Enroll a contact in the automation's latest version. 409 when the
+    automation is archived or paused, when the contact is already running
+    there, or was enrolled before and re-entry is `never`."""
     return await enrollments.start(services, automation_id, body.contact_id)
 
 

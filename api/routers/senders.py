@@ -9,6 +9,7 @@ from api.auth import guarded
 from api.deps import ServicesDep
 from api.errors import BODY, conflict
 from api.schemas import _Body
+from shared.domain.phones import E164
 from shared.services import senders
 from shared.services.senders import SenderView
 
@@ -27,19 +28,29 @@ def _whole(value: object) -> object:
 Count = Annotated[int, BeforeValidator(_whole)]
 
 
-class SenderIn(_Body):
+class EmailSenderIn(_Body):
     email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=254)
     name: str | None = Field(default=None, max_length=200)
     # Messages per UTC day; past it a send step is skipped ('daily send limit reached').
     daily_limit: Count | None = Field(default=None, ge=0)
 
 
+class PhoneSenderIn(_Body):
+    """A number SMS and WhatsApp messages come from: its daily limit counts both."""
+
+    phone: str = Field(pattern=E164)
+    name: str | None = Field(default=None, max_length=200)
+    daily_limit: Count | None = Field(default=None, ge=0)
+
+
 @router.post(
     "", status_code=status.HTTP_201_CREATED, **guarded("admin", {**BODY, **conflict("That sender exists")})
 )
-async def create_sender(body: SenderIn, services: ServicesDep) -> SenderView:
-    """A sender a send step's `sender` can name, with its daily limit."""
-    return await senders.create(services, body.email, body.name, body.daily_limit)
+async def create_sender(body: EmailSenderIn | PhoneSenderIn, services: ServicesDep) -> SenderView:
+    """A sender a send step's `sender` can name, with its daily limit: an email
+    address, or a phone number (`send_sms`, `send_whatsapp`)."""
+    address = body.email if isinstance(body, EmailSenderIn) else body.phone
+    return await senders.create(services, address, body.name, body.daily_limit)
 
 
 @router.get("", **guarded("read"))

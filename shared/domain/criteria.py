@@ -11,6 +11,7 @@ EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
 # Providers report a spam complaint as one event, which criteria name either way.
 _ACTIONS_OF = {"email.complained": {"complained", "spam"}, "email.spam": {"complained", "spam"}}
 AppointmentStatus = Literal["new", "confirmed", "showed"]
+SmsAction = Literal["delivered", "failed", "replied", "unsubscribed"]
 
 
 class _Criterion(BaseModel):
@@ -24,6 +25,16 @@ class EmailCriterion(_Criterion):
     steps: list[str] = []
     # Opens and clicks by image proxies and link scanners count only when this says so (G14).
     count_automated: StrictBool = False
+
+
+class SmsCriterion(_Criterion):
+    """An SMS or WhatsApp message of this enrollment delivered, failed, or
+    answered (a reply, or an opt-out word): its events' `message_id` (G8)."""
+
+    type: Literal["sms"]
+    actions: list[SmsAction] = Field(min_length=1)
+    # send_sms or send_whatsapp steps the message must come from; empty means any.
+    steps: list[str] = []
 
 
 class LinkClickedCriterion(_Criterion):
@@ -54,9 +65,10 @@ class CustomCriterion(_Criterion):
     value: str | int | float | bool | None = None
 
 
-CRITERION_TYPES = ("email", "link.clicked", "tag.added", "tag.removed", "appointment", "custom")
+CRITERION_TYPES = ("email", "sms", "link.clicked", "tag.added", "tag.removed", "appointment", "custom")
 Criterion = Annotated[
     EmailCriterion
+    | SmsCriterion
     | LinkClickedCriterion
     | TagAddedCriterion
     | TagRemovedCriterion
@@ -79,6 +91,14 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
             step = sent.get(str(data.get("message_id")))
             met = _ACTIONS_OF.get(event.type, {event.type.removeprefix("email.")})
             return not met.isdisjoint(actions) and step is not None and (not steps or step in steps)
+        case SmsCriterion(actions=actions, steps=steps):
+            step = sent.get(str(data.get("message_id")))
+            return (
+                event.type.startswith("sms.")
+                and event.type.removeprefix("sms.") in actions
+                and step is not None
+                and (not steps or step in steps)
+            )
         case LinkClickedCriterion(links=links):
             return event.type == "link.clicked" and data.get("link_id") in links
         case TagAddedCriterion(tag=tag):

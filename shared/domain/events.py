@@ -6,6 +6,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.ids import Id
+from shared.domain.phones import TEXT_CHANNELS
 from shared.domain.times import DateTime
 
 EventType = Literal[
@@ -26,6 +27,12 @@ EventType = Literal[
     "tag.removed",
     "appointment.status",
     "custom",
+    # SMS and WhatsApp (`data.channel`): Twilio's status callbacks and inbound messages.
+    "sms.delivered",
+    "sms.failed",
+    "sms.unsubscribed",
+    "sms.resubscribed",
+    "sms.replied",
 ]
 
 # The data fields each event type must carry.
@@ -37,6 +44,12 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "custom": ("name",),
     # Consent given back through the API: about no message.
     "email.resubscribed": (),
+    "sms.delivered": ("message_id",),
+    "sms.failed": ("message_id",),
+    # What a contact texts: a reply may answer no message of ours.
+    "sms.unsubscribed": (),
+    "sms.resubscribed": (),
+    "sms.replied": (),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
@@ -69,6 +82,8 @@ def _data_rules() -> dict[str, Any]:
         data: dict[str, Any] = {f: {"not": {"enum": [None, ""]}} for f in fields}
         if event_type == "appointment.status":
             data["status"] = {"enum": list(APPOINTMENT_STATUSES)}
+        if event_type.startswith("sms."):
+            data["channel"] = {"enum": list(TEXT_CHANNELS)}
         rules.append(
             {
                 "if": {"properties": {"type": {"const": event_type}}, "required": ["type"]},
@@ -103,6 +118,12 @@ class Event(BaseModel):
             raise ValueError(f"data.{missing[0]} is required for {self.type} events")
         if self.type == "appointment.status" and self.data["status"] not in APPOINTMENT_STATUSES:
             raise ValueError(f"data.status must be one of {', '.join(APPOINTMENT_STATUSES)}")
+        if (
+            self.type.startswith("sms.")
+            and "channel" in self.data
+            and self.data["channel"] not in TEXT_CHANNELS
+        ):
+            raise ValueError(f"data.channel must be one of {', '.join(TEXT_CHANNELS)}")
         return self
 
 

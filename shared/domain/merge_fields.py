@@ -2,26 +2,49 @@
 contact without one is skipped at send time (a message never goes out with a
 hole in it), so saving such a template answers with a warning."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from jinja2 import nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-# Fields every contact a message goes to has.
+# Fields every contact an email goes to has.
 ALWAYS_THERE = frozenset({"id", "email", "tags"})
+# ... a text message (SMS, WhatsApp) goes to.
+TEXTED_HAS = frozenset({"id", "phone", "tags"})
+# ... any contact has: what an internal notification about it can count on.
+EVERY_CONTACT_HAS = frozenset({"id", "tags"})
 _parser = SandboxedEnvironment()
 
 
-def unguarded(source: str) -> list[str]:
+def unguarded(source: str, always: frozenset[str] = ALWAYS_THERE) -> list[str]:
     """`contact.X` printed without `| default(...)`, `or`, or an `if` around it."""
     tree = _parser.parse(source)
     found = {
         f"contact.{node.attr}"
         for output in _outputs(tree)
         for node in _printed(output)
-        if node.attr not in ALWAYS_THERE
+        if node.attr not in always
     }
     return sorted(found)
+
+
+def skip_warnings(step_id: str, templates: Iterable[str | None], always: frozenset[str]) -> list[str]:
+    """A step's warnings: each field its templates print with nothing to fall back on."""
+    fields = sorted({f for t in templates if t for f in unguarded(t, always)})
+    return [
+        f"step '{step_id}': {field} is printed without a default; "
+        "contacts without it are skipped (missing merge field)"
+        for field in fields
+    ]
+
+
+def syntax_error(source: str) -> str | None:
+    """What is wrong with a template's syntax, if anything."""
+    try:
+        _parser.parse(source)
+    except TemplateSyntaxError as error:
+        return f"template error on line {error.lineno}: {error.message}"
+    return None
 
 
 def _outputs(node: nodes.Node) -> Iterator[nodes.Node]:

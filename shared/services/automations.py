@@ -24,6 +24,8 @@ class AutomationView(BaseModel):
     version: int
     latest_version: int
     archived: bool
+    # Paused: no new entries, and sends to contacts held until it resumes (`shared.services.pauses`).
+    paused: bool = False
     created_at: datetime
     name: str
     reentry: Literal["never", "after_exit"]
@@ -41,6 +43,7 @@ def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
             "version": version.version,
             "latest_version": row.latest_version,
             "archived": row.archived,
+            "paused": row.paused,
             "created_at": version.created_at,
             **version.definition,
         }

@@ -51,15 +51,20 @@ class MessageView(BaseModel):
     enrollment_id: str
     step_id: str
     contact_id: str
+    # email | sms | whatsapp | internal (a notify step's, about the contact, to the team)
     channel: str
     to: str | None
     sender: str | None
     subject: str
     body: str
     html: str | None = None
-    # sending | sent | refused (by the SMTP server, for good)
+    # sending | sent | refused (by the SMTP server or Twilio, for good)
     status: str = "sent"
     created_at: datetime
+    # A WhatsApp template message's content SID (its `body` is the variables, as JSON).
+    template: str | None = None
+    # Twilio's SID of an SMS or WhatsApp message.
+    provider_id: str | None = None
 
 
 class AppointmentView(BaseModel):

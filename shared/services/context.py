@@ -26,6 +26,8 @@ class Services:
     # Signs tracking URLs (GOALFLOW_SECRET_KEY); without it nothing is tracked.
     secret_key: bytes | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Verifies Twilio's webhooks (GOALFLOW_TWILIO_AUTH_TOKEN); without it none is accepted.
+    twilio_auth_token: str | None = None
     # What providers' webhooks are checked with (shared.services.webhooks).
     webhooks: WebhookKeys = field(default_factory=WebhookKeys)
     bus: EventBus = field(init=False)

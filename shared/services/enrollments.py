@@ -66,7 +66,8 @@ class EnrollmentSummary(BaseModel):
 
 async def start(services: Services, automation_id: str, contact_id: str) -> Enrolled:
     """Enroll the contact in the automation's latest version. Conflict when it
-    is archived, when the contact is in it already, or was before and re-entry is `never`."""
+    is archived or paused (`AutomationPaused`), when the contact is in it
+    already, or was before and re-entry is `never`."""
     try:
         entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id))
     except enrollments.AlreadyEnrolled as blocking:

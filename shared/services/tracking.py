@@ -115,7 +115,7 @@ async def clicked(services: Services, token: str, hit: Hit) -> str | None:
             {"message_id": message.message_id} if message else {}
         )
         await services.bus.publish(_event("link.clicked", contact_id, data))
-    if message is not None:
+    if message is not None and message.channel == "email":  # A trigger link in an SMS is no email click.
         data = {"message_id": message.message_id, "url": url, "automated": robot}
         await services.bus.publish(_event("email.clicked", contact_id, data))
     return url

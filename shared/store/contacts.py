@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.events import Event
+from shared.domain.phones import TEXT_CHANNELS
 from shared.store.db import Appointment, Contact, utcnow
 
 
@@ -53,19 +54,20 @@ def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) ->
 
 
 def _change_consent(contact: Contact, wanted: dict[str, str]) -> list[Event]:
-    """Consent given through the API; resubscribing to email is an event."""
+    """Consent given through the API; resubscribing is an event."""
     events = []
     for channel, state in wanted.items():
         if state is None:
             continue
-        if set_consent(contact, channel, state) and channel == "email" and state == "subscribed":
+        if set_consent(contact, channel, state) and state == "subscribed":
+            texted = channel in TEXT_CHANNELS
             events.append(
                 Event(
                     id=f"resubscribed_{uuid.uuid4().hex}",
                     contact_id=contact.id,
-                    type="email.resubscribed",
+                    type="sms.resubscribed" if texted else "email.resubscribed",
                     occurred_at=utcnow(),
-                    data={},
+                    data={"channel": channel} if texted else {},
                 )
             )
     return events
@@ -140,14 +142,21 @@ EMAIL_CONSENT_AFTER = {
 }
 
 
+# ... and of its consent to the channel (`data.channel`) of a text message.
+TEXT_CONSENT_AFTER = {"sms.unsubscribed": "unsubscribed", "sms.resubscribed": "subscribed"}
+
+
 def apply_event(session: Session, event: Event) -> None:
     """What an incoming event changes on the contact itself."""
-    consent = EMAIL_CONSENT_AFTER.get(event.type)
-    if consent is None:
+    if event.type in EMAIL_CONSENT_AFTER:
+        channel, consent = "email", EMAIL_CONSENT_AFTER[event.type]
+    elif event.type in TEXT_CONSENT_AFTER:
+        channel, consent = event.data.get("channel", "sms"), TEXT_CONSENT_AFTER[event.type]
+    else:
         return
     contact = session.get(Contact, event.contact_id)
     if contact is not None:
-        set_consent(contact, "email", consent)
+        set_consent(contact, channel, consent)
         session.add(contact)
 
 

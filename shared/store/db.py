@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, inspect, text
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint, event, false, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
@@ -65,7 +65,8 @@ class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
     id: str = Field(primary_key=True)
     email: str | None = None
-    phone: str | None = None
+    # E.164; inbound SMS and WhatsApp messages find their contact by it.
+    phone: str | None = Field(default=None, index=True)
     first_name: str | None = None
     last_name: str | None = None
     timezone: str | None = None
@@ -86,6 +87,12 @@ class AutomationRow(SQLModel, table=True):
     latest_version: int
     archived: bool = False
     created_at: datetime = _time(nullable=False)
+    # Paused: no new entries, sends to contacts held (shared/services/pauses.py).
+    paused: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # How many times it was paused: the number of the current pause, or of the last one.
+    pauses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # What the last resume said: sends held longer than this are skipped as stale.
+    stale_after_seconds: int | None = None
 
 
 class AutomationVersion(SQLModel, table=True):
@@ -127,6 +134,21 @@ class EventRow(SQLModel, table=True):
     delivered_to: list[str] | None = _json(nullable=True)
 
 
+class HeldSend(SQLModel, table=True):
+    """An enrollment whose send the automation's pause holds, until the resume
+    has been signalled to it: what resuming, and the worker's sweep after a
+    crash, find to release."""
+
+    __tablename__ = "held_sends"
+    # An enrollment holds one send at a time.
+    enrollment_id: str = Field(primary_key=True)
+    automation_id: str = Field(index=True)
+    step_id: str
+    # The automation's pause that holds it (`AutomationRow.pauses`).
+    pause: int
+    held_at: datetime = _time(nullable=False)
+
+
 class HistoryRow(SQLModel, table=True):
     """An enrollment's step history entries that its earlier runs handed over
     when they continued as new (the workflow carries only what came after)."""
@@ -148,15 +170,23 @@ class Message(SQLModel, table=True):
     enrollment_id: str = Field(index=True)
     step_id: str
     contact_id: str = Field(index=True)
+    # email | sms | whatsapp | internal (a notify step's, to the team: not the contact's)
     channel: str = "email"
+    # An email address (internal: several), or a phone number (E.164).
     to: str | None = None
     sender: str | None = None
+    # Empty for SMS and WhatsApp.
     subject: str
+    # A WhatsApp template message's is its variables, as JSON.
     body: str
     html: str | None = None
     # `sending` until the transport accepts the message (`sent`) or refuses it for good (`refused`).
     status: str = Field(default="sent", sa_column_kwargs={"server_default": "sent"})
     created_at: datetime = _time(nullable=False)
+    # The content SID of the WhatsApp template it was sent as.
+    template: str | None = None
+    # Twilio's SID of the message, once Twilio took it.
+    provider_id: str | None = Field(default=None, index=True)
 
 
 class Link(SQLModel, table=True):
@@ -173,7 +203,8 @@ class Sender(SQLModel, table=True):
     """Who messages come from, and how many of them may go out per UTC day."""
 
     __tablename__ = "senders"
-    email: str = Field(primary_key=True)
+    # An email address, or the phone number (E.164) SMS and WhatsApp messages come from.
+    address: str = Field(primary_key=True)
     name: str | None = None
     daily_limit: int | None = None
     created_at: datetime = _time(nullable=False)
@@ -186,6 +217,18 @@ class SenderDay(SQLModel, table=True):
     sender: str = Field(primary_key=True)
     day: str = Field(primary_key=True)
     sent: int = 0
+
+
+class InboundMessage(SQLModel, table=True):
+    """A message a contact sent to one of our Twilio numbers: its WhatsApp ones
+    open WhatsApp's 24-hour window for free text to that number."""
+
+    __tablename__ = "inbound_messages"
+    # Twilio's: a retried webhook finds it.
+    sid: str = Field(primary_key=True)
+    channel: str
+    number: str = Field(index=True)
+    received_at: datetime = _time(nullable=False)
 
 
 class StepRun(SQLModel, table=True):
@@ -296,15 +339,18 @@ def insert_new(session: Session, table: type[SQLModel], **values: Any) -> bool:
     True when this call inserted it. One statement, no ORM round trip: it is
     on every enrollment's path."""
     statement = _insert_new_statement(session.get_bind().dialect.name, table)
-    return bool(session.connection().execute(statement, values).rowcount)
+    return session.connection().execute(statement, values).first() is not None
 
 
 @cache
 def _insert_new_statement(dialect_name: str, table: type[SQLModel]) -> Any:
     # Built once per table, on the Core table: building the statement and the
-    # ORM's bulk-insert path each cost more than the insert itself.
+    # ORM's bulk-insert path each cost more than the insert itself. The row it
+    # returns says it inserted: SQLAlchemy 2.1's psycopg dialect answers a
+    # rowcount of -1 to such an insert, inserted or not.
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    core = table.__table__  # type: ignore[attr-defined]
+    return dialect.insert(core).on_conflict_do_nothing().returning(*core.primary_key.columns)
 
 
 def _STOP() -> None:

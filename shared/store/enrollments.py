@@ -76,6 +76,17 @@ class AlreadyEnrolled(Conflict):
         self.enrollment_id = enrollment_id
 
 
+class AutomationPaused(Conflict):
+    """A paused automation takes no one in: a trigger or a bulk enrollment counts it as a skip."""
+
+    reason = "automation paused"
+
+    def __init__(self, automation_id: str):
+        super().__init__(
+            f"automation '{automation_id}' is paused and takes no new enrollments until it is resumed"
+        )
+
+
 @dataclass(frozen=True)
 class Entry:
     enrollment_id: str
@@ -102,6 +113,7 @@ _ENTRY = (
     select(
         AutomationRow.latest_version,
         AutomationRow.archived,
+        AutomationRow.paused,
         Contact.id,
         _LAST_ENROLLMENT.c.seq,
         _LAST_ENROLLMENT.c.status,
@@ -124,9 +136,11 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
     )
     if found is None:
         raise NotFound("automation", automation_id)
-    version, archived, contact, last_seq, last_status = found
+    version, archived, paused, contact, last_seq, last_status = found
     if archived:
         raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
+    if paused:
+        raise AutomationPaused(automation_id)
     if contact is None:
         raise NotFound("contact", contact_id)
     definition = published(session, automation_id, version)
@@ -239,10 +253,13 @@ def complete(session: Session, snapshot: EnrollmentSnapshot) -> EnrollmentView:
 
 
 def sent_messages(session: Session, enrollment_id: str, skip: int = 0) -> list[MessageRef]:
-    """The messages the outbox holds for an enrollment, oldest first, but the first `skip`."""
+    """The messages the outbox holds for an enrollment, oldest first, but the
+    first `skip`; not the internal ones (notify steps'), which are not the contact's."""
     rows = session.exec(
         select(Message.message_id, Message.step_id, Message.channel)
-        .where(Message.enrollment_id == enrollment_id, Message.status == "sent")
+        .where(
+            Message.enrollment_id == enrollment_id, Message.status == "sent", Message.channel != "internal"
+        )
         .order_by(col(Message.created_at), col(Message.message_id))
         .offset(skip)
     )

@@ -11,11 +11,11 @@ def take_quota(session: Session, sender: Sender) -> bool:
     caller's transaction; False when the limit is reached. Exact under
     concurrency: the conditional increment runs under the row's write lock."""
     day = utcnow().date().isoformat()
-    insert_new(session, SenderDay, sender=sender.email, day=day, sent=0)
+    insert_new(session, SenderDay, sender=sender.address, day=day, sent=0)
     taken = session.exec(  # type: ignore[call-overload]
         update(SenderDay)
         .where(
-            col(SenderDay.sender) == sender.email,
+            col(SenderDay.sender) == sender.address,
             col(SenderDay.day) == day,
             col(SenderDay.sent) < sender.daily_limit,
         )

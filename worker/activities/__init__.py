@@ -7,7 +7,9 @@ from typing import Any
 from worker.activities.base import ActivityGroup, Deps
 from worker.activities.contacts import ContactActivities
 from worker.activities.enrollment import EnrollmentActivities
+from worker.activities.notify import NotifyActivities
 from worker.activities.send_email import SendEmailActivities
+from worker.activities.send_text import TextActivities
 from worker.activities.tags import TagActivities
 from worker.activities.update_attribute import AttributeActivities
 
@@ -15,6 +17,8 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     EnrollmentActivities,
     ContactActivities,
     SendEmailActivities,
+    TextActivities,
+    NotifyActivities,
     TagActivities,
     AttributeActivities,
 )

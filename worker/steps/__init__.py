@@ -1,11 +1,27 @@
 """The workflow side of each step type: its handler, found here by type. The
 one place that lists them (`docs/adding-a-step.md`)."""
 
-from worker.steps import end, go_to, goal, if_else, send_email, tags, update_attribute, wait, wait_for_event
+from worker.steps import (
+    end,
+    go_to,
+    goal,
+    if_else,
+    notify,
+    send_email,
+    send_sms,
+    send_whatsapp,
+    tags,
+    update_attribute,
+    wait,
+    wait_for_event,
+)
 from worker.steps.base import Enrollment, Handler
 
 HANDLERS: dict[str, Handler] = {
     "send_email": send_email.run,
+    "send_sms": send_sms.run,
+    "send_whatsapp": send_whatsapp.run,
+    "notify": notify.run,
     "wait": wait.run,
     "wait_for_event": wait_for_event.run,
     "if_else": if_else.run,

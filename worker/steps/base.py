@@ -60,6 +60,10 @@ class Enrollment(Protocol):
         pulls it away, it is removed or `done` holds (False)."""
         ...
 
+    def interrupted(self) -> bool:
+        """Whether a goal pull or a removal is pending."""
+        ...
+
     def end(self, status: str, reason: str) -> None: ...
 
     def on_event(self, event: Event) -> None:

@@ -12,15 +12,32 @@ from shared.domain.steps import (
     go_to,
     goal,
     if_else,
+    notify,
     remove_tag,
     send_email,
+    send_sms,
+    send_whatsapp,
     update_attribute,
     wait,
     wait_for_event,
 )
 from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId, planned
 
-MODULES = (send_email, wait, wait_for_event, if_else, add_tag, remove_tag, update_attribute, go_to, goal, end)
+MODULES = (
+    send_email,
+    send_sms,
+    send_whatsapp,
+    notify,
+    wait,
+    wait_for_event,
+    if_else,
+    add_tag,
+    remove_tag,
+    update_attribute,
+    go_to,
+    goal,
+    end,
+)
 
 MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
 # What an enrollment's plan holds of each: its structure, content by digest.

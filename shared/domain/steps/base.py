@@ -5,7 +5,7 @@ from typing import Annotated, Any, ClassVar, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from shared.domain.criteria import EmailCriterion
+from shared.domain.criteria import EmailCriterion, SmsCriterion
 
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 END = "end"
@@ -48,6 +48,8 @@ class StepBase(BaseModel):
     ADDED_CONTENT: ClassVar[tuple[str, ...]] = ()
     # Whether a message this step sends can meet an email criterion (G8).
     SENDS_EMAIL: ClassVar[bool] = False
+    # Whether a message this step sends can meet an sms criterion (SMS or WhatsApp).
+    SENDS_TEXT: ClassVar[bool] = False
 
     id: StepId
     # Overrides list order: the step to run after this one.
@@ -94,12 +96,21 @@ def planned(model: type[StepBase]) -> type[StepBase]:
 
 
 def criteria_problems(step: StepBase, position: int, flow: Flow, criteria: list[Any]) -> list[Problem]:
-    """An email criterion names send steps of this definition."""
-    senders = {s.id for s in flow.steps if s.SENDS_EMAIL}
-    return [
-        step.problem(position, "criteria", f"no send_email step '{name}'", c, "steps")
-        for c, criterion in enumerate(criteria)
-        if isinstance(criterion, EmailCriterion)
-        for name in criterion.steps
-        if name not in senders
-    ]
+    """An email criterion names send_email steps of this definition; an sms one,
+    send_sms or send_whatsapp steps."""
+    emails = {s.id for s in flow.steps if s.SENDS_EMAIL}
+    texts = {s.id for s in flow.steps if s.SENDS_TEXT}
+    problems = []
+    for c, criterion in enumerate(criteria):
+        if isinstance(criterion, EmailCriterion):
+            known, kind = emails, "send_email"
+        elif isinstance(criterion, SmsCriterion):
+            known, kind = texts, "send_sms or send_whatsapp"
+        else:
+            continue
+        problems += [
+            step.problem(position, "criteria", f"no {kind} step '{name}'", c, "steps")
+            for name in criterion.steps
+            if name not in known
+        ]
+    return problems

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.domain.merge_fields import unguarded
+from shared.domain.merge_fields import ALWAYS_THERE, skip_warnings
 from shared.domain.steps.base import StepBase
 
 
@@ -22,12 +22,7 @@ class SendEmail(StepBase):
     sender: str | None = None
 
     def warnings(self) -> list[str]:
-        fields = sorted({f for t in (self.subject, self.body, self.html) if t for f in unguarded(t)})
-        return [
-            f"step '{self.id}': {field} is printed without a default; "
-            "contacts without it are skipped (missing merge field)"
-            for field in fields
-        ]
+        return skip_warnings(self.id, (self.subject, self.body, self.html), ALWAYS_THERE)
 
 
 MODEL = SendEmail
