@@ -72,6 +72,7 @@ SIGNALLED_DATA = (
     "name",
     "value",
     "automated",
+    "list_id",
 )
 
 
