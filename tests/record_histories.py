@@ -134,6 +134,34 @@ async def sends_over_the_network(stack: Stack) -> str:
     return enrollment
 
 
+async def triggered_branch_on_lists_and_events(stack: Stack) -> str:
+    """Started by a trigger (`entered_by`, its event seen from the start: G15),
+    branching on a list and on the contact's event history (`load_contact_facts`)."""
+    await stack.post("/lists", {"id": "news", "name": "News"})
+    steps = [
+        {
+            "id": "check",
+            "type": "if_else",
+            "condition": {
+                "all": [{"list": "news"}, {"event": "signup", "count": {"gte": 1}, "within": "P1D"}]
+            },
+            "then": "hello",
+            "else": "stop",
+        },
+        email("hello"),
+        goal("again", {"type": "custom", "name": "signup"}, if_unmet="end"),
+        {"id": "stop", "type": "end"},
+    ]
+    automation = await stack.automation(steps, triggers=[{"type": "event", "name": "signup"}])
+    contact = await stack.contact()
+    await stack.post("/lists/news/members", {"contact_id": contact})
+    await stack.event(contact, "custom", name="signup")
+    (enrollment,) = [e["enrollment_id"] for e in await stack.get(f"/contacts/{contact}/enrollments")]
+    assert enrollment.startswith(automation)
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -156,6 +184,7 @@ SCENARIOS = (
     cancelled_in_temporal,
     history_saved_before_continuing,
     sends_over_the_network,
+    triggered_branch_on_lists_and_events,
 )
 
 
