@@ -7,7 +7,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, Tag, model_validator
 
 from shared.domain.durations import Duration
 from shared.domain.ids import Id
@@ -36,11 +36,11 @@ class InList(_Node):
 class CountTest(_Node):
     """`{"gte": 2}`: every bound given must hold."""
 
-    eq: int | None = Field(default=None, ge=0)
-    gt: int | None = Field(default=None, ge=0)
-    gte: int | None = Field(default=None, ge=0)
-    lt: int | None = Field(default=None, ge=1)
-    lte: int | None = Field(default=None, ge=0)
+    eq: StrictInt | None = Field(default=None, ge=0)
+    gt: StrictInt | None = Field(default=None, ge=0)
+    gte: StrictInt | None = Field(default=None, ge=0)
+    lt: StrictInt | None = Field(default=None, ge=1)
+    lte: StrictInt | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _some_bound(self) -> "CountTest":
