@@ -28,6 +28,7 @@ from api.routers import (
     events,
     health,
     links,
+    lists,
     senders,
     tracking,
     twilio,
@@ -37,6 +38,7 @@ from shared.domain.definition import DefinitionError
 from shared.domain.errors import Conflict, NotFound, Unavailable
 from shared.domain.limits import DEFINITION_BYTES
 from shared.domain.providers import Malformed, Unsigned
+from shared.services import triggers
 from shared.services.context import Services
 from shared.services.webhook_keys import WebhookKeys
 from shared.settings import settings
@@ -74,6 +76,9 @@ def create_app(
         count = await app.state.services.bus.redeliver_pending()
         if count:
             log.info("redelivered %d events left undelivered", count)
+        count = await triggers.fire_pending(app.state.services)
+        if count:
+            log.info("started %d enrollments from triggers left unfired", count)
         yield
 
     app = FastAPI(
@@ -92,6 +97,7 @@ def create_app(
         events,
         appointments,
         links,
+        lists,
         senders,
         tracking,
         twilio,

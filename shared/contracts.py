@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from temporalio.common import SearchAttributeKey
 
 from shared.domain.definition import Plan
@@ -131,8 +131,39 @@ def _latest(items: list[T], budget: int, cost: Callable[[T], int]) -> list[T]:
     return items[len(items) - kept :]
 
 
+class _EntryKind(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ByApi(_EntryKind):
+    """Enrolled by hand through the API (every enrollment from before `entered_by`)."""
+
+    api: Literal[True] = True
+
+
+class ByTrigger(_EntryKind):
+    """Started by the event `event_id` firing the automation's trigger number `trigger`."""
+
+    trigger: int
+    event_id: str
+
+
+class ByBulk(_EntryKind):
+    bulk_id: str
+
+
+class ByAutomation(_EntryKind):
+    """Started by another automation's enrollment (a `start_automation` step)."""
+
+    automation: str
+    enrollment_id: str
+
+
+EnteredBy = ByTrigger | ByApi | ByBulk | ByAutomation
+
+
 class RegisterInput(BaseModel):
-    """Who is enrolled where, since when: what the enrollment's row records."""
+    """Who is enrolled where, since when, and what started it: what the enrollment's row records."""
 
     enrollment_id: str
     automation_id: str
@@ -140,11 +171,16 @@ class RegisterInput(BaseModel):
     contact_id: str
     seq: int
     enrolled_at: datetime
+    entered_by: EnteredBy = ByApi()
 
 
 class EnrollmentInput(RegisterInput):
     # The pinned version's structure; content stays in the database.
     automation: Plan
+    # Event ids that count as seen from the start: the one that fired the trigger
+    # that started it, which meets none of its goals (G15) even when it reaches
+    # the enrollment, by the catch-up read at start or a late delivery.
+    seen: list[str] = []
     # Set when the enrollment continues as new.
     state: EnrollmentState | None = None
     # How long a step that talks to the network (a send) may take, its retries
@@ -166,6 +202,7 @@ class EnrollmentView(BaseModel):
     messages: list[MessageRef]
     history: list[HistoryEntry]
     events_received: int = 0
+    entered_by: EnteredBy = ByApi()
 
 
 class EnrollmentSnapshot(EnrollmentView):

@@ -165,6 +165,34 @@ async def held_by_a_pause(stack: Stack) -> str:
     return enrollment
 
 
+async def triggered_branch_on_lists_and_events(stack: Stack) -> str:
+    """Started by a trigger (`entered_by`, its event seen from the start: G15),
+    branching on a list and on the contact's event history (`load_contact_facts`)."""
+    await stack.post("/lists", {"id": "news", "name": "News"})
+    steps = [
+        {
+            "id": "check",
+            "type": "if_else",
+            "condition": {
+                "all": [{"list": "news"}, {"event": "signup", "count": {"gte": 1}, "within": "P1D"}]
+            },
+            "then": "hello",
+            "else": "stop",
+        },
+        email("hello"),
+        goal("again", {"type": "custom", "name": "signup"}, if_unmet="end"),
+        {"id": "stop", "type": "end"},
+    ]
+    automation = await stack.automation(steps, triggers=[{"type": "event", "name": "signup"}])
+    contact = await stack.contact()
+    await stack.post("/lists/news/members", {"contact_id": contact})
+    await stack.event(contact, "custom", name="signup")
+    (enrollment,) = [e["enrollment_id"] for e in await stack.get(f"/contacts/{contact}/enrollments")]
+    assert enrollment.startswith(automation)
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -188,6 +216,7 @@ SCENARIOS = (
     history_saved_before_continuing,
     sends_over_the_network,
     held_by_a_pause,
+    triggered_branch_on_lists_and_events,
 )
 # Recorded on the dev server, with fake activities.
 ON_THE_DEV_SERVER = (queried_during_first_local_activity,)

@@ -30,7 +30,8 @@ WEBHOOKS = "/webhooks/"
 FORWARDER = {
     ("POST", "/events"), ("PUT", "/appointments/{appointment_id}"), ("POST", "/contacts"),
     ("PATCH", "/contacts/{contact_id}"), ("POST", "/contacts/{contact_id}/tags"),
-    ("DELETE", "/contacts/{contact_id}/tags/{tag}"),
+    ("DELETE", "/contacts/{contact_id}/tags/{tag}"), ("POST", "/lists/{list_id}/members"),
+    ("DELETE", "/lists/{list_id}/members/{contact_id}"),
 }  # fmt: skip
 
 

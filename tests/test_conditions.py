@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.domain.conditions import Condition, evaluate
+from shared.domain.conditions import Condition, Facts, evaluate
 from shared.domain.definition import DefinitionError, parse_definition
 from shared.domain.steps.if_else import IfElse
 
@@ -25,7 +25,7 @@ ATTRIBUTES: dict[str, Any] = {
 
 
 def holds(raw: dict[str, Any], tags: set[str] = TAGS, attributes: dict[str, Any] = ATTRIBUTES) -> bool:
-    return evaluate(CONDITION.validate_python(raw), tags, attributes)
+    return evaluate(CONDITION.validate_python(raw), Facts(tags, attributes))
 
 
 def test_tag_condition_holds_when_the_contact_has_the_tag() -> None:
@@ -164,9 +164,9 @@ def test_an_if_else_step_parses_its_condition() -> None:
     step = automation.steps[0]
     assert isinstance(step, IfElse)
     assert (step.then, step.else_) == ("cold", "warm")
-    assert not evaluate(step.condition, {"vip"}, {})
-    assert not evaluate(step.condition, set(), {"score": 91})
-    assert evaluate(step.condition, set(), {"score": 90})
+    assert not evaluate(step.condition, Facts({"vip"}, {}))
+    assert not evaluate(step.condition, Facts(set(), {"score": 91}))
+    assert evaluate(step.condition, Facts(set(), {"score": 90}))
 
 
 def test_a_bad_condition_in_an_if_else_step_names_the_step_and_the_field() -> None:

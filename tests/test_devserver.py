@@ -20,7 +20,9 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from devstack import DevStack, binary, free_port
+from shared.domain.events import Event
 from shared.domain.limits import CARRIED_STATE_BYTES
+from shared.services.events import EventBus
 from shared.services.reconcile import Sweep
 from shared.store.db import EnrollmentRow, HeldSend, Message, make_engine
 from shared.temporal import connect
@@ -263,6 +265,46 @@ async def test_an_api_crash_between_storing_and_signalling_delivers_on_retry_onc
     state = await until(api, enrollment, lambda s: s["status"] == "completed")
     assert state["events_received"] == 1
     assert [h["outcome"] for h in state["history"] if h["step_id"] == "seen"] == ["waiting", "event_matched"]
+
+
+async def test_trigger_events_posted_while_the_worker_is_down_start_their_enrollments_once_it_is_back(
+    api: httpx.AsyncClient, devstack: DevStack, temporal: Client
+) -> None:
+    """One event posted to the API while no worker runs; one the API stored and
+    then died before firing (its firing written with the event, never
+    evaluated): the restarted API fires it. Each contact enters once."""
+    body = {
+        "name": "Welcome on signup",
+        "steps": [
+            {"id": "welcome", "type": "send_email", "subject": "Welcome", "body": "b"},
+            {"id": "hold", "type": "wait", "duration": "P1D"},
+        ],
+        "triggers": [{"type": "event", "name": "signup"}],
+    }
+    automation = (await post(api, "/automations", body, 201))["id"]
+    posted, stored = [
+        (await post(api, "/contacts", {"email": f"{n}@example.com", "first_name": n}, 201))["id"]
+        for n in ("posted", "stored")
+    ]
+    events = {
+        c: {"id": f"ev_{uuid.uuid4().hex}", "contact_id": c, "type": "custom", "data": {"name": "signup"}}
+        for c in (posted, stored)
+    }
+    devstack.stop("worker", kill=True)
+    await post(api, "/events", events[posted], 202)
+    await post(api, "/events", events[posted], 200)  # The forwarder's retry.
+    devstack.stop("api", kill=True)
+    engine = make_engine(devstack.env()["GOALFLOW_DATABASE_URL"])
+    await EventBus(engine, temporal).publish(Event.model_validate(events[stored]))
+    engine.dispose()
+    devstack.start_api()
+    devstack.start_worker()
+    for contact in (posted, stored):
+        (entered,) = (await api.get(f"/contacts/{contact}/enrollments")).json()
+        assert entered["automation_id"] == automation
+        state = await until(api, entered["enrollment_id"], lambda s: s["current_step"] == "hold")
+        assert [m["step_id"] for m in state["messages"]] == ["welcome"]
+        assert state["entered_by"] == {"trigger": 0, "event_id": events[contact]["id"]}
 
 
 async def test_a_storm_of_10000_events_loses_none_and_history_stays_bounded(

@@ -45,7 +45,9 @@ def read_long_ago(engine: Engine) -> None:
 def events(engine: Engine, contact: str) -> list[tuple[str, dict]]:
     with Session(engine) as session:
         rows = session.exec(
-            select(EventRow).where(EventRow.contact_id == contact).order_by(col(EventRow.received_at))
+            select(EventRow)
+            .where(EventRow.contact_id == contact, EventRow.type != "contact.created")
+            .order_by(col(EventRow.received_at))
         )
         return [(r.type, r.data) for r in rows]
 

@@ -100,7 +100,9 @@ def about(sent: EmailMessage, example: dict[str, Any], **changes: Any) -> dict[s
 def events(engine: Engine, contact: str) -> list[tuple[str, str]]:
     with Session(engine) as session:
         rows = session.exec(
-            select(EventRow).where(EventRow.contact_id == contact).order_by(col(EventRow.received_at))
+            select(EventRow)
+            .where(EventRow.contact_id == contact, EventRow.type != "contact.created")
+            .order_by(col(EventRow.received_at))
         )
         return [(r.id, r.type) for r in rows]
 

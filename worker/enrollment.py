@@ -111,7 +111,8 @@ class EnrollmentWorkflow:
         self.decided = {patch: workflow.patched(patch) for patch in DECIDED_AT_START}
         self.input = input
         self.automation = input.automation
-        self.state = input.state or EnrollmentState()
+        # A new enrollment starts having seen the event that started it (G15).
+        self.state = input.state or EnrollmentState(seen_event_ids=list(input.seen))
         self.seen = set(self.state.seen_event_ids)
         self.event_log_bytes = sum(event_bytes(e) for e in self.state.event_log)
         self.removal: str | None = None
@@ -276,6 +277,7 @@ class EnrollmentWorkflow:
             messages=list(state.messages),
             history=list(state.history),
             events_received=state.events_received,
+            entered_by=self.input.entered_by,
             history_start=state.history_start,
             messages_start=state.messages_start,
         )

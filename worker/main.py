@@ -1,6 +1,7 @@
 """The worker process: runs enrollment workflows and their activities, and
-sweeps for what a crash left undone: events not delivered, enrollments ended
-in Temporal unrecorded, resumes not signalled to the sends they held."""
+sweeps for what a crash left undone: events not delivered, triggers left
+unfired, enrollments ended in Temporal unrecorded, resumes not signalled to the
+sends they held."""
 
 import asyncio
 import contextlib
@@ -17,8 +18,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.domain.tracking import Tracker
 from shared.domain.twilio import WEBHOOK_PATH
-from shared.services import pauses
-from shared.services.events import EventBus
+from shared.services import pauses, triggers
+from shared.services.context import Services
 from shared.services.reconcile import Sweep
 from shared.settings import settings
 from shared.store import db
@@ -36,6 +37,8 @@ log = logging.getLogger("goalflow.worker")
 def build_worker(
     client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False, how: Sending | None = None
 ) -> Worker:
+    # Steps' events (a tag added) fire triggers: enrollments start on this task queue.
+    services = Services(engine, client, task_queue)
     return Worker(
         client,
         task_queue=task_queue,
@@ -44,9 +47,7 @@ def build_worker(
         # cost the worker and the server about 4 ms each (bench.enroll_throughput
         # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
-        activities=activities(
-            Deps(engine, EventBus(engine, client), Outbox(engine, how or sending()), tracker())
-        ),
+        activities=activities(Deps(engine, services.bus, Outbox(engine, how or sending()), tracker())),
         # The sandbox re-runs the workflow module for every workflow run and routes
         # each payload through it: a third of the worker's CPU (py-spy). It guards
         # determinism, which the tests' workers and the replay test check with the
@@ -87,20 +88,24 @@ def tracker() -> Tracker | None:
     return Tracker(config.public_url, config.secret_key)
 
 
-async def sweep(bus: EventBus, ended: Sweep) -> None:
+async def sweep(services: Services, ended: Sweep) -> None:
     """Every GOALFLOW_SWEEP_SECONDS: deliver the events a crash left undelivered,
-    record the enrollments ended in Temporal (terminated) as ended, and release
-    the sends still held by automations resumed since."""
+    fire the triggers it left unfired (on the versions current when their events
+    were stored), record the enrollments ended in Temporal (terminated) as ended,
+    and release the sends still held by automations resumed since."""
     every = timedelta(seconds=settings().sweep_seconds)
     while True:
         try:
-            count = await bus.redeliver_pending(older_than=every)
+            count = await services.bus.redeliver_pending(older_than=every)
             if count:
                 log.info("redelivered %d events a crash had left undelivered", count)
+            count = await triggers.fire_pending(services, older_than=every)
+            if count:
+                log.info("started %d enrollments from triggers a crash had left unfired", count)
             count = await ended.run_once()
             if count:
                 log.info("recorded %d enrollments ended in Temporal", count)
-            count = await pauses.release_held(bus.client, bus.engine)
+            count = await pauses.release_held(services.client, services.engine)
             if count:
                 log.info("released %d sends held by automations resumed since", count)
         except Exception:
@@ -113,7 +118,9 @@ async def running_worker(
     client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False, how: Sending | None = None
 ) -> AsyncIterator[Worker]:
     worker = build_worker(client, engine, task_queue, strict_sandbox, how)
-    sweeper = asyncio.create_task(sweep(EventBus(engine, client), Sweep(client, engine, task_queue)))
+    sweeper = asyncio.create_task(
+        sweep(Services(engine, client, task_queue), Sweep(client, engine, task_queue))
+    )
     try:
         async with worker:
             yield worker

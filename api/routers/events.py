@@ -30,8 +30,9 @@ router = APIRouter(tags=["events"])
 )
 async def post_event(event: Event, response: Response, services: ServicesDep) -> Accepted:
     """Store the event and signal every running enrollment of its contact that
-    started at or before `occurred_at`. The same `id` again answers 200 with
-    the first answer and delivers nothing twice."""
+    started at or before `occurred_at`, then start the automations whose
+    triggers it fires. The same `id` again answers 200 with the first answer
+    and delivers nothing twice."""
     accepted, new = await services.bus.post(event)
     if not new:
         response.status_code = status.HTTP_200_OK

@@ -25,14 +25,16 @@ def _whole(value: object) -> object:
     return int(value)
 
 
-Count = Annotated[int, BeforeValidator(_whole)]
+# The bound sits on the integer, inside the validator: on `Count | None`, or after
+# the validator, pydantic writes it as `"ge": 0`, which no client reads as a minimum.
+Count = Annotated[int, Field(ge=0), BeforeValidator(_whole)]
 
 
 class EmailSenderIn(_Body):
     email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$", max_length=254)
     name: str | None = Field(default=None, max_length=200)
     # Messages per UTC day; past it a send step is skipped ('daily send limit reached').
-    daily_limit: Count | None = Field(default=None, ge=0)
+    daily_limit: Count | None = None
 
 
 class PhoneSenderIn(_Body):
@@ -40,7 +42,7 @@ class PhoneSenderIn(_Body):
 
     phone: str = Field(pattern=E164)
     name: str | None = Field(default=None, max_length=200)
-    daily_limit: Count | None = Field(default=None, ge=0)
+    daily_limit: Count | None = None
 
 
 @router.post(

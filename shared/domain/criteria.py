@@ -8,8 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from shared.domain.events import Event
 
 EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
-# Providers report a spam complaint as one event, which criteria name either way.
-_ACTIONS_OF = {"email.complained": {"complained", "spam"}, "email.spam": {"complained", "spam"}}
+# The email events criteria read, and the actions each is. Providers report a
+# spam complaint as one event, which criteria name either way.
+EMAIL_EVENT_TYPES: dict[str, frozenset[str]] = {
+    "email.opened": frozenset({"opened"}),
+    "email.clicked": frozenset({"clicked"}),
+    "email.unsubscribed": frozenset({"unsubscribed"}),
+    "email.complained": frozenset({"complained", "spam"}),
+    "email.spam": frozenset({"complained", "spam"}),
+}
 AppointmentStatus = Literal["new", "confirmed", "showed"]
 SmsAction = Literal["delivered", "failed", "replied", "unsubscribed"]
 
@@ -89,7 +96,7 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
             if not event.type.startswith("email."):
                 return False
             step = sent.get(str(data.get("message_id")))
-            met = _ACTIONS_OF.get(event.type, {event.type.removeprefix("email.")})
+            met = EMAIL_EVENT_TYPES.get(event.type, frozenset())
             return not met.isdisjoint(actions) and step is not None and (not steps or step in steps)
         case SmsCriterion(actions=actions, steps=steps):
             step = sent.get(str(data.get("message_id")))

@@ -10,10 +10,14 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.domain.conditions import KINDS as CONDITION_KINDS
+from shared.domain.conditions import Condition
 from shared.domain.criteria import CRITERION_TYPES
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
 from shared.domain.steps import END, STEP_TYPES, Branch, PlannedStep, Problem, Step, StepBase
 from shared.domain.steps.goal import Goal
+from shared.domain.triggers import KINDS as TRIGGER_KINDS
+from shared.domain.triggers import MAX_TRIGGERS, Trigger
 from shared.domain.windows import SendWindow
 
 
@@ -42,7 +46,13 @@ class Automation(_Flow):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=200)
+    # Once per contact ever (`never`), or again once the previous enrollment ended.
+    # It is also what makes a trigger fire once or every time.
     reentry: Literal["never", "after_exit"] = "after_exit"
+    # Any one starts the automation for the event's contact (SPEC §5).
+    triggers: list[Trigger] = Field(default=[], max_length=MAX_TRIGGERS)
+    # What the contact must meet when a trigger fires, or it does not enter.
+    segment: Condition | None = None
     # Messages go out only inside it, in the contact's time zone; sends wait for it.
     send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1)
@@ -87,7 +97,7 @@ class DefinitionError(Exception):
 
 
 _templates = SandboxedEnvironment()
-_UNION_TAGS = {*STEP_TYPES, *CRITERION_TYPES, "HasTag", "AttributeTest", "AllOf", "AnyOf", "Not"}
+_UNION_TAGS = {*STEP_TYPES, *CRITERION_TYPES, *CONDITION_KINDS, *TRIGGER_KINDS}
 
 
 def parse_definition(raw: Any) -> Automation:

@@ -33,6 +33,10 @@ EventType = Literal[
     "sms.unsubscribed",
     "sms.resubscribed",
     "sms.replied",
+    # List membership (`data.list_id`), and a contact's creation.
+    "list.joined",
+    "list.left",
+    "contact.created",
 ]
 
 # The data fields each event type must carry.
@@ -50,6 +54,9 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "sms.unsubscribed": (),
     "sms.resubscribed": (),
     "sms.replied": (),
+    "list.joined": ("list_id",),
+    "list.left": ("list_id",),
+    "contact.created": (),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
@@ -65,6 +72,7 @@ SIGNALLED_DATA = (
     "name",
     "value",
     "automated",
+    "list_id",
 )
 
 

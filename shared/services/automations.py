@@ -7,14 +7,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
+from shared.domain.conditions import Condition
 from shared.domain.definition import Automation, DefinitionError, Problem, Step, parse_definition, warnings
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.ids import is_id, new_id
 from shared.domain.paging import Listed, Page, one_page
+from shared.domain.triggers import Trigger
 from shared.domain.windows import SendWindow
 from shared.services.context import Services
 from shared.store.db import AutomationRow, AutomationVersion, utcnow
 from shared.store.paging import paged
+from shared.store.triggers import index
 
 
 class AutomationView(BaseModel):
@@ -29,6 +32,8 @@ class AutomationView(BaseModel):
     created_at: datetime
     name: str
     reentry: Literal["never", "after_exit"]
+    triggers: list[Trigger] = []
+    segment: Condition | None = None
     send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1)
     # Allowed but may surprise: templates that print a contact field without a
@@ -52,14 +57,15 @@ def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
     return view.model_copy(update={"warnings": warnings(definition)})
 
 
-def _split(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """The `id` in a body (None when absent or null), and the definition as saved:
-    validated, with durations in canonical form."""
+def _split(raw: dict[str, Any]) -> tuple[str | None, Automation, dict[str, Any]]:
+    """The `id` in a body (None when absent or null), the definition, and the
+    definition as saved: validated, with durations in canonical form."""
     rest = {k: v for k, v in raw.items() if k != "id"}
     automation_id = raw.get("id")
     if automation_id is not None and not is_id(automation_id):
         raise DefinitionError([Problem(loc=["id"], msg="id is 1-64 letters, digits, '-' or '_'")])
-    return automation_id, parse_definition(rest).model_dump(mode="json", by_alias=True, exclude_none=True)
+    automation = parse_definition(rest)
+    return automation_id, automation, automation.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, AutomationVersion]:
@@ -73,7 +79,7 @@ def _latest(session: Session, automation_id: str) -> tuple[AutomationRow, Automa
 
 async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
     """Save a definition as version 1; its `id` is generated when absent."""
-    given, definition = _split(raw)
+    given, automation, definition = _split(raw)
     automation_id = given or new_id("au")
 
     def save(session: Session) -> AutomationView:
@@ -90,6 +96,7 @@ async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
         session.add(row)
         session.flush()
         session.add(version)
+        index(session, automation_id, 1, automation)
         session.commit()
         return _view(row, version)
 
@@ -97,8 +104,9 @@ async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
 
 
 async def publish(services: Services, automation_id: str, raw: dict[str, Any]) -> AutomationView:
-    """Publish the next version (an `id` in `raw`, if any, is ignored)."""
-    _, definition = _split(raw)
+    """Publish the next version (an `id` in `raw`, if any, is ignored). Its
+    triggers fire for events stored from now on."""
+    _, automation, definition = _split(raw)
 
     def save(session: Session) -> AutomationView:
         row, _ = _latest(session, automation_id)
@@ -111,6 +119,7 @@ async def publish(services: Services, automation_id: str, raw: dict[str, Any]) -
         )
         session.add(row)
         session.add(version)
+        index(session, automation_id, row.latest_version, automation)
         session.commit()
         return _view(row, version)
 

@@ -1,6 +1,7 @@
-"""Contacts: their fields, tags and appointments, and what was sent to them.
-Each real change of a tag or an appointment status is an event, stored with
-the change in one transaction and delivered by the event bus."""
+"""Contacts: their fields, tags, lists and appointments, and what was sent to
+them. A contact's creation, and each real change of a tag or an appointment
+status, is an event, stored with the change in one transaction and delivered
+by the event bus (which fires the triggers it meets)."""
 
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from shared.domain.events import Event
 from shared.domain.ids import new_id
 from shared.domain.paging import Listed, Page, one_page
 from shared.services.context import Services
-from shared.store import contacts
+from shared.store import contacts, lists
 from shared.store.db import Message
 from shared.store.paging import paged
 
@@ -33,6 +34,8 @@ class ContactView(BaseModel):
     created_at: datetime
     # Per channel; a channel not named is subscribed.
     consent: dict[str, str] = {}
+    # The ids of the lists it is in.
+    lists: list[str] = []
 
 
 class TagsView(BaseModel):
@@ -80,19 +83,26 @@ class AppointmentView(BaseModel):
 
 
 async def create(services: Services, fields: dict[str, Any]) -> ContactView:
-    """A new contact; its `id` is generated when `fields` has none."""
+    """A new contact, and its `contact.created` event; its `id` is generated when `fields` has none."""
     fields = {"id": new_id("ct"), **fields}
+    created: list[ContactView] = []
 
-    def save(session: Session) -> ContactView:
+    def save(session: Session) -> list[Event]:
         contact = contacts.create_contact(session, fields)
-        session.commit()
-        return ContactView.model_validate(contact)
+        created.append(ContactView.model_validate(contact))
+        return [contacts.created_event(contact)]
 
-    return await services.db(save)
+    await services.bus.commit_and_deliver(save)
+    return created[0]
+
+
+def _view(session: Session, contact_id: str) -> ContactView:
+    view = ContactView.model_validate(contacts.get_contact(session, contact_id))
+    return view.model_copy(update={"lists": lists.lists_of(session, contact_id)})
 
 
 async def get(services: Services, contact_id: str) -> ContactView:
-    return await services.db(lambda s: ContactView.model_validate(contacts.get_contact(s, contact_id)))
+    return await services.db(lambda s: _view(s, contact_id))
 
 
 async def update(services: Services, contact_id: str, fields: dict[str, Any]) -> ContactView:
@@ -101,7 +111,7 @@ async def update(services: Services, contact_id: str, fields: dict[str, Any]) ->
 
     def change(session: Session) -> list[Event]:
         events = contacts.update_contact(session, contact_id, fields)
-        updated.append(ContactView.model_validate(contacts.get_contact(session, contact_id)))
+        updated.append(_view(session, contact_id))
         return events
 
     await services.bus.commit_and_deliver(change)

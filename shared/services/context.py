@@ -1,6 +1,7 @@
 """What the services need of the process that calls them: its database,
-Temporal, the task queue its enrollments run on, and the event bus. The API
-builds one at start-up; a trigger or a worker step can build its own."""
+Temporal, the task queue its enrollments run on, and the event bus, which
+fires triggers through them. The API builds one at start-up, the worker one
+for its steps' events and its sweep."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +35,14 @@ class Services:
     tracker: Tracker | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.bus = EventBus(self.engine, self.client)
+        self.bus = EventBus(self.engine, self.client, fire=self._fire_triggers)
         self.tracker = Tracker(self.public_url, self.secret_key) if self.secret_key else None
+
+    async def _fire_triggers(self, event_ids: list[str]) -> int:
+        # Imported here: triggers start enrollments, and that service takes these Services.
+        from shared.services import triggers
+
+        return await triggers.fire(self, event_ids)
 
     async def db(self, work: Callable[[Session], T]) -> T:
         """Database work off the event loop, one session per call."""

@@ -7,6 +7,7 @@ ended when it is met here (`reconcile.settle`), so it never blocks an entry."""
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel
@@ -30,9 +31,11 @@ from shared.contracts import (
     REMOVE_UPDATE,
     STATE_QUERY,
     WORKFLOW_NAME,
+    ByApi,
     EnrollmentInput,
     EnrollmentSnapshot,
     EnrollmentView,
+    EnteredBy,
     RegisterInput,
     Status,
 )
@@ -45,6 +48,7 @@ from shared.store import enrollments
 from shared.store.db import EnrollmentRow, utcnow
 
 log = logging.getLogger("goalflow.enrollments")
+BY_API = ByApi()
 
 
 class Enrolled(BaseModel):
@@ -62,19 +66,33 @@ class EnrollmentSummary(BaseModel):
     contact_id: str
     status: Status
     end_reason: str | None
+    entered_by: EnteredBy = BY_API
 
 
-async def start(services: Services, automation_id: str, contact_id: str) -> Enrolled:
-    """Enroll the contact in the automation's latest version. Conflict when it
-    is archived or paused (`AutomationPaused`), when the contact is in it
-    already, or was before and re-entry is `never`."""
+class Starting(Conflict):
+    """Another request is starting the same enrollment (same contact, same turn)."""
+
+
+async def start(
+    services: Services,
+    automation_id: str,
+    contact_id: str,
+    *,
+    version: int | None = None,
+    entered_by: EnteredBy = BY_API,
+    seen: Sequence[str] = (),
+) -> Enrolled:
+    """Enroll the contact in the automation's `version` (by default its latest).
+    Conflict when it is archived or paused (`AutomationPaused`), when the contact is in it already, or was
+    before and re-entry is `never`. `entered_by` is what started it; `seen` are
+    event ids that count as seen from the start (the trigger's event, G15)."""
     try:
-        entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id))
+        entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id, version))
     except enrollments.AlreadyEnrolled as blocking:
         # Unless that enrollment was ended in Temporal, unseen so far: then it is recorded, and
         # the contact may enter (if the sweep recorded it meanwhile, planning again sees that too).
         await reconcile.settle(services.client, services.engine, blocking.enrollment_id)
-        entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id))
+        entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id, version))
     plan = entry.published.plan
     register = RegisterInput(
         enrollment_id=entry.enrollment_id,
@@ -83,11 +101,14 @@ async def start(services: Services, automation_id: str, contact_id: str) -> Enro
         contact_id=entry.contact_id,
         seq=entry.seq,
         enrolled_at=utcnow(),
+        entered_by=entered_by,
     )
     try:
         await services.client.start_workflow(
             WORKFLOW_NAME,
-            EnrollmentInput(**register.model_dump(), automation=plan, send_timeout=settings().send_timeout),
+            EnrollmentInput(
+                **dict(register), automation=plan, send_timeout=settings().send_timeout, seen=list(seen)
+            ),
             id=entry.enrollment_id,
             task_queue=services.task_queue,
             # The id is unique forever: this is what refuses a concurrent second entry.
@@ -105,7 +126,7 @@ async def start(services: Services, automation_id: str, contact_id: str) -> Enro
             static_summary=f"{entry.published.name} v{entry.version} · contact {entry.contact_id}",
         )
     except WorkflowAlreadyStartedError:
-        raise Conflict(
+        raise Starting(
             f"contact '{contact_id}' is already being enrolled in automation '{automation_id}'"
         ) from None
     # The row is committed before we answer: events posted after this reach it.
@@ -179,6 +200,7 @@ def _summary(row: EnrollmentRow) -> EnrollmentSummary:
         contact_id=row.contact_id,
         status=row.status,  # type: ignore[arg-type]
         end_reason=row.end_reason,
+        entered_by=row.entered_by or BY_API,
     )
 
 

@@ -6,10 +6,15 @@ forwarder's retry with the same id, or the sweep at start-up, delivers what a
 crash left undelivered. Enrollments drop the ids they already saw (G10), so a
 second delivery is harmless. An enrollment whose workflow has not started yet
 when its event is signalled catches up on start (see `enrollments.register`).
+
+The triggers an event fires are recorded in its transaction, and fired once it
+is delivered (`fire`, `shared.services.triggers`); what a crash left pending is
+fired by a retry of the same id or by the sweep.
 """
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +31,9 @@ from shared.domain.events import Event, signalled
 from shared.store.contacts import apply_event, get_contact
 from shared.store.db import EnrollmentRow, EventRow, in_session, run_db, utcnow
 from shared.store.events import from_row, to_row
+from shared.store.triggers import record_firings
+
+log = logging.getLogger("goalflow.events")
 
 
 class Accepted(BaseModel):
@@ -35,9 +43,13 @@ class Accepted(BaseModel):
 
 
 class EventBus:
-    def __init__(self, engine: Engine, client: Client):
+    def __init__(
+        self, engine: Engine, client: Client, fire: Callable[[list[str]], Awaitable[int]] | None = None
+    ):
         self.engine = engine
         self.client = client
+        # Evaluates the trigger firings of these events; without it, the sweep does.
+        self.fire = fire
 
     async def post(self, event: Event) -> tuple[Accepted, bool]:
         """An event from outside, about a contact that must exist: stored and
@@ -50,10 +62,13 @@ class EventBus:
         """Store and deliver `event`. Returns whether it was new, and the
         enrollments it reached. A known id is delivered again only if its first
         delivery never finished."""
-        new, stored, targets = await run_db(self.engine, lambda: self._store(event))
-        if stored.delivered_to is not None:
-            return new, stored.delivered_to
-        return new, await self.deliver(from_row(stored), targets)
+        new, stored, targets, fired = await run_db(self.engine, lambda: self._store(event))
+        delivered = stored.delivered_to
+        if delivered is None:
+            delivered = await self.deliver(from_row(stored), targets)
+        if fired or not new:  # A retry fires what a crash left pending.
+            await self._fire([event.id])
+        return new, delivered
 
     async def commit_and_deliver(
         self, change: Callable[[Session], list[Event]], skip: str | None = None
@@ -62,16 +77,19 @@ class EventBus:
         deliver them, except to enrollment `skip`: a contact change and its
         events are never half-saved."""
 
-        def commit() -> list[tuple[Event, list[str]]]:
+        def commit() -> tuple[list[tuple[Event, list[str]]], list[str]]:
             with Session(self.engine, expire_on_commit=False) as session:
                 events = change(session)
                 session.add_all(to_row(e) for e in events)
+                fired = [e.id for e in events if record_firings(session, e)]
                 session.commit()
-                return [(e, self._targets(session, e)) for e in events]
+                return [(e, self._targets(session, e)) for e in events], fired
 
-        stored = await run_db(self.engine, commit)
+        stored, fired = await run_db(self.engine, commit)
         for event, targets in stored:
             await self.deliver(event, targets, skip)
+        if fired:
+            await self._fire(fired)
         return [event for event, _ in stored]
 
     async def deliver(
@@ -95,8 +113,19 @@ class EventBus:
 
     async def finish_delivery(self, event_ids: list[str], skip: str | None = None) -> int:
         """Deliver those of `event_ids` whose first delivery did not finish,
-        except to enrollment `skip`."""
-        return await self._deliver_undelivered(col(EventRow.id).in_(event_ids), skip)
+        except to enrollment `skip`, and fire the triggers they left pending."""
+        count = await self._deliver_undelivered(col(EventRow.id).in_(event_ids), skip)
+        await self._fire(event_ids)
+        return count
+
+    async def _fire(self, event_ids: list[str]) -> None:
+        if self.fire is None:
+            return
+        try:
+            await self.fire(event_ids)
+        except Exception:
+            # Stored, and delivered: the sweep fires what is left.
+            log.exception("the triggers of events %s were left to the sweep", event_ids)
 
     async def _deliver_undelivered(self, where: Any, skip: str | None = None) -> int:
         def undelivered() -> list[EventRow]:
@@ -109,21 +138,23 @@ class EventBus:
             await self.deliver(from_row(row), skip=skip)
         return len(rows)
 
-    def _store(self, event: Event) -> tuple[bool, EventRow, list[str] | None]:
-        """Store a new event and find its targets in the same database session."""
+    def _store(self, event: Event) -> tuple[bool, EventRow, list[str] | None, int]:
+        """Store a new event, with what it changes and the triggers it fires,
+        and find its targets in the same database session."""
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.get(EventRow, event.id)
             if existing is not None:
-                return False, existing, None
+                return False, existing, None, 0
             row = to_row(event)
             session.add(row)
             apply_event(session, event)
+            fired = record_firings(session, event)
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()  # The same id raced in from another request.
-                return False, session.get(EventRow, event.id), None  # type: ignore[return-value]
-            return True, row, self._targets(session, event)
+                return False, session.get(EventRow, event.id), None, 0  # type: ignore[return-value]
+            return True, row, self._targets(session, event), fired
 
     def _running_enrollments(self, event: Event) -> list[str]:
         with Session(self.engine) as session:

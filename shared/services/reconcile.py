@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from shared.contracts import STATE_QUERY, EnrollmentSnapshot, HistoryEntry, Status
+from shared.contracts import STATE_QUERY, ByApi, EnrollmentSnapshot, HistoryEntry, Status
 from shared.store.db import EnrollmentRow, HistoryRow, Message, run_db, utcnow
 
 log = logging.getLogger("goalflow.reconcile")
@@ -132,6 +132,7 @@ def _saved_parts(engine: Engine, row: EnrollmentRow) -> EnrollmentSnapshot:
         enrollment_id=row.id, automation_id=row.automation_id, version=row.version,
         contact_id=row.contact_id, status="running", end_reason=None, current_step=None,
         goals_met=[], messages=[], history=[], history_start=saved, messages_start=sent,
+        entered_by=row.entered_by or ByApi(),
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
-"""Contact changes. Each real change of a tag or an appointment status is an
-event (SPEC G9), returned for the caller to store in the same transaction and
-deliver through the event bus."""
+"""Contact changes. A contact's creation, and each real change of a tag or an
+appointment status, is an event (SPEC G9), returned for the caller to store in
+the same transaction and deliver through the event bus."""
 
 import uuid
 from typing import Any
@@ -29,6 +29,15 @@ def create_contact(session: Session, fields: dict[str, Any]) -> Contact:
     )
     session.add(contact)
     return contact
+
+
+def created_event(contact: Contact) -> Event:
+    return Event(
+        id=f"created_{uuid.uuid4().hex}",
+        contact_id=contact.id,
+        type="contact.created",
+        occurred_at=contact.created_at,
+    )
 
 
 def update_contact(session: Session, contact_id: str, fields: dict[str, Any]) -> list[Event]:

@@ -119,6 +119,8 @@ class EnrollmentRow(SQLModel, table=True):
     ended_at: datetime | None = _time(nullable=True)
     # The final state, kept so a finished enrollment reads without Temporal.
     final_state: dict[str, Any] | None = _json(nullable=True)
+    # What started it (`shared.contracts.EnteredBy`); NULL for rows from before: the API.
+    entered_by: dict[str, Any] | None = _json(nullable=True)
 
 
 class EventRow(SQLModel, table=True):
@@ -267,6 +269,53 @@ class IgnoredWebhook(SQLModel, table=True):
     # What it named: goalflow's message id and the RFC Message-IDs.
     detail: dict[str, Any] = _json(dict, nullable=False)
     received_at: datetime = _time(nullable=False)
+
+
+class ContactList(SQLModel, table=True):
+    __tablename__ = "lists"
+    id: str = Field(primary_key=True)
+    name: str
+    created_at: datetime = _time(nullable=False)
+
+
+class ListMember(SQLModel, table=True):
+    __tablename__ = "list_members"
+    list_id: str = Field(primary_key=True, foreign_key="lists.id")
+    # Members are paged by contact id (the primary key's order).
+    contact_id: str = Field(primary_key=True, index=True)
+    joined_at: datetime = _time(nullable=False)
+
+
+class TriggerIndex(SQLModel, table=True):
+    """Which versions have a trigger that an event type may fire, written when the
+    version is saved: storing an event looks here, not at every definition."""
+
+    __tablename__ = "automation_triggers"
+    automation_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    event_type: str = Field(primary_key=True, index=True)
+
+
+class TriggerFiring(SQLModel, table=True):
+    """An event that fired an automation's trigger for its contact: written with
+    the event, in its transaction. Its key is what lets each (automation, event,
+    contact) start one enrollment at most, whatever retries and sweeps happen."""
+
+    __tablename__ = "trigger_firings"
+    automation_id: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    contact_id: str = Field(primary_key=True)
+    # The version current when the event was stored, and which of its triggers fired.
+    version: int
+    trigger: int
+    # pending until evaluated: enrolled | skipped (the reason says why).
+    status: str = Field(default="pending", index=True)
+    reason: str | None = None
+    enrollment_id: str | None = None
+    created_at: datetime = _time(nullable=False)
+    # Who evaluates it holds it until then; a claim older than a lease is a crash's.
+    claimed_at: datetime | None = _time(nullable=True)
+    fired_at: datetime | None = _time(nullable=True)
 
 
 class Appointment(SQLModel, table=True):

@@ -5,7 +5,8 @@ id is unique in Temporal, which is what makes a contact's entry exclusive:
 concurrent requests compute the same id and only one start succeeds.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, true
@@ -19,12 +20,14 @@ from shared.contracts import (
     MessageRef,
     RegisterInput,
 )
+from shared.domain.conditions import Condition
 from shared.domain.definition import Automation, Plan, plan_of
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.events import Event, signalled
 from shared.domain.ids import enrollment_id
 from shared.domain.limits import MiB
 from shared.domain.paging import WHOLE, Page
+from shared.domain.triggers import Trigger
 from shared.store.cache import PerEngine
 from shared.store.contacts import get_contact
 from shared.store.db import (
@@ -45,11 +48,14 @@ from shared.store.paging import paged
 @dataclass(frozen=True)
 class Published:
     """What starting an enrollment needs of a saved version: its name and
-    re-entry rule, and the plan its enrollments run (no message content)."""
+    re-entry rule, and the plan its enrollments run (no message content);
+    and what its triggers need: the triggers and the segment."""
 
     name: str
     reentry: str
     plan: Plan
+    triggers: list[Trigger] = field(default_factory=list)
+    segment: Condition | None = None
 
 
 # Parsed once per process, as versions never change; plans of 1 to 256 KiB (STRUCTURE_BYTES).
@@ -63,7 +69,10 @@ def published(session: Session, automation_id: str, version: int) -> Published:
             raise NotFound("version", f"{automation_id}/{version}")
         definition = Automation.model_validate(row.definition)
         plan = plan_of(definition)
-        return Published(definition.name, definition.reentry, plan), len(plan.model_dump_json())
+        published = Published(
+            definition.name, definition.reentry, plan, definition.triggers, definition.segment
+        )
+        return published, len(plan.model_dump_json()) + len(json.dumps(row.definition.get("triggers", [])))
 
     return _published(session.get_bind()).get((automation_id, version), load)  # type: ignore[arg-type]
 
@@ -125,10 +134,23 @@ _ENTRY = (
 )
 
 
-def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
-    """Check that `contact_id` may enter `automation_id` now, and name its enrollment.
-    One statement reads the automation, the contact and its last enrollment there
-    (as three ORM reads, a quarter of the API's CPU: py-spy, bench.enroll_throughput)."""
+class Archived(Conflict):
+    def __init__(self, automation_id: str):
+        super().__init__(f"automation '{automation_id}' is archived and takes no new enrollments")
+
+
+class OnceOnly(Conflict):
+    def __init__(self, automation_id: str, contact_id: str):
+        super().__init__(
+            f"contact '{contact_id}' was enrolled before and automation '{automation_id}' has reentry 'never'"
+        )
+
+
+def plan_entry(session: Session, automation_id: str, contact_id: str, version: int | None = None) -> Entry:
+    """Check that `contact_id` may enter `automation_id` now, and name its enrollment,
+    on `version` (by default the latest). One statement reads the automation, the
+    contact and its last enrollment there (as three ORM reads, a quarter of the
+    API's CPU: py-spy, bench.enroll_throughput)."""
     found = (
         session.connection()
         .execute(_ENTRY, {"automation_id": automation_id, "contact_id": contact_id})
@@ -136,20 +158,19 @@ def plan_entry(session: Session, automation_id: str, contact_id: str) -> Entry:
     )
     if found is None:
         raise NotFound("automation", automation_id)
-    version, archived, paused, contact, last_seq, last_status = found
+    latest, archived, paused, contact, last_seq, last_status = found
     if archived:
-        raise Conflict(f"automation '{automation_id}' is archived and takes no new enrollments")
+        raise Archived(automation_id)
     if paused:
         raise AutomationPaused(automation_id)
     if contact is None:
         raise NotFound("contact", contact_id)
+    version = version or latest
     definition = published(session, automation_id, version)
     if last_status == "running":
         raise AlreadyEnrolled(automation_id, contact_id, enrollment_id(automation_id, contact_id, last_seq))
     if last_seq is not None and definition.reentry == "never":
-        raise Conflict(
-            f"contact '{contact_id}' was enrolled before and automation '{automation_id}' has reentry 'never'"
-        )
+        raise OnceOnly(automation_id, contact_id)
     seq = (last_seq or 0) + 1
     return Entry(
         enrollment_id=enrollment_id(automation_id, contact_id, seq),

@@ -1,4 +1,4 @@
-"""`if_else`: branch on the contact's tags and attributes."""
+"""`if_else`: branch on the contact's tags, attributes, lists and event history."""
 
 from typing import Literal
 

@@ -2,14 +2,14 @@
 `stale_after`, and the enrollments whose sends a pause holds.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
