@@ -348,6 +348,20 @@ async def test_a_refused_entry_is_recorded_with_its_reason(stack: Stack) -> None
     ]
 
 
+async def test_a_paused_automation_does_not_fire_and_counts_the_skip(stack: Stack) -> None:
+    automation = await stack.automation(HOLD, triggers=[{"type": "event", "name": "ping"}])
+    contact = await stack.contact()
+    await stack.post(f"/automations/{automation}/pause")
+    await custom(stack, contact, "ping")
+    assert await enrolled(stack, contact) == []
+    await stack.post(f"/automations/{automation}/resume")
+    await custom(stack, contact, "ping")
+    assert [e["automation_id"] for e in await enrolled(stack, contact)] == [automation]
+    with Session(stack.engine) as session:
+        firings = session.exec(select(TriggerFiring).order_by(TriggerFiring.created_at)).all()  # type: ignore[arg-type]
+    assert [(f.status, f.reason) for f in firings] == [("skipped", "automation paused"), ("enrolled", None)]
+
+
 async def test_if_else_branches_on_lists_and_event_history(stack: Stack) -> None:
     await new_list(stack, "newsletter")
     branch = {

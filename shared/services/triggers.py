@@ -21,7 +21,7 @@ from shared.services.context import Services
 from shared.store import segments
 from shared.store import triggers as firings
 from shared.store.db import utcnow
-from shared.store.enrollments import AlreadyEnrolled, Archived, OnceOnly, published
+from shared.store.enrollments import AlreadyEnrolled, Archived, AutomationPaused, OnceOnly, published
 
 log = logging.getLogger("goalflow.triggers")
 
@@ -43,6 +43,8 @@ def skip_reason(refusal: Exception) -> str:
         return "reentry never"
     if isinstance(refusal, Archived):
         return "archived"
+    if isinstance(refusal, AutomationPaused):
+        return refusal.reason
     return str(refusal)
 
 
