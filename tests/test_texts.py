@@ -194,6 +194,9 @@ async def test_the_sending_rules_apply_to_sms(texts: Stack, twilio: FakeTwilio) 
     assert (
         await texts.http.post("/senders", json={"phone": SMS_FROM, "email": "a@b.test"})
     ).status_code == 422
+    too_many = await texts.http.post("/senders", json={"phone": SMS_FROM, "daily_limit": 2**40})
+    assert too_many.status_code == 422  # Not a database error: the column is a 32-bit integer.
+    assert ["body", "PhoneSenderIn", "daily_limit"] in [e["loc"] for e in too_many.json()["detail"]]
     number = await texts.post("/senders", {"phone": SMS_FROM, "daily_limit": 2}, expect=201)
     assert (number["phone"], number["email"], number["daily_limit"]) == (SMS_FROM, None, 2)
     created = await texts.post("/automations", {"name": "sms", "steps": [sms("hello")]}, expect=201)

@@ -25,9 +25,10 @@ def _whole(value: object) -> object:
     return int(value)
 
 
-# The bound sits on the integer, inside the validator: on `Count | None`, or after
-# the validator, pydantic writes it as `"ge": 0`, which no client reads as a minimum.
-Count = Annotated[int, Field(ge=0), BeforeValidator(_whole)]
+# The bounds sit on the integer, inside the validator: on `Count | None`, or after
+# the validator, pydantic writes them as `"ge": 0`, which no client reads as a minimum.
+# The column is a 32-bit integer: a larger limit was a database error, a 500.
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
 
 
 class EmailSenderIn(_Body):
