@@ -22,6 +22,7 @@ from api.limits import BodyLimit
 from api.routers import (
     appointments,
     automations,
+    bulk,
     contacts,
     dev,
     enrollments,
@@ -94,6 +95,7 @@ def create_app(
         contacts,
         automations,
         enrollments,
+        bulk,
         events,
         appointments,
         links,

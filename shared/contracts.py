@@ -247,3 +247,39 @@ CONTACT_ID = SearchAttributeKey.for_keyword("ContactId")
 CURRENT_STEP = SearchAttributeKey.for_keyword("CurrentStep")
 GOALS_MET = SearchAttributeKey.for_keyword_list("GoalsMet")
 SEARCH_ATTRIBUTES = (AUTOMATION_ID, AUTOMATION_VERSION, CONTACT_ID, CURRENT_STEP, GOALS_MET)
+
+
+# Bulk enrollments: one workflow each, on a task queue of their own.
+BULK_WORKFLOW_NAME = "BulkEnrollment"
+# Sent on resume (and cancel): a paused bulk enrollment reads its status again at once.
+BULK_WAKE_SIGNAL = "wake"
+
+
+def bulk_task_queue(task_queue: str) -> str:
+    """Where bulk enrollments run, beside the enrollments of `task_queue`."""
+    return f"{task_queue}-bulk"
+
+
+class BulkInput(BaseModel):
+    """What a bulk enrollment's workflow carries: its id; the rest is in its row."""
+
+    bulk_id: str
+    # Contacts per second at most; None: as fast as it goes.
+    rate: float | None = None
+
+
+class PageInput(BaseModel):
+    bulk_id: str
+    size: int
+
+
+class PageResult(BaseModel):
+    """Where a bulk enrollment stands after a page."""
+
+    status: str
+    matched: int
+    enrolled: int
+    skipped: int
+    failed: int
+    # Contacts this page read (0 when it was not running).
+    read: int = 0

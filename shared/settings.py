@@ -56,6 +56,9 @@ class Settings:
     sendgrid_inbound_key: str | None
     postmark_webhook_user: str | None
     postmark_webhook_password: str | None
+    # Temporal task priority of the enrollments bulk enrollments start: 1 (first)
+    # to 5 (last); live traffic has 3. Lower than live, bulk work yields to it.
+    bulk_priority: int
 
 
 @cache
@@ -90,6 +93,7 @@ def settings() -> Settings:
         sendgrid_inbound_key=os.environ.get("GOALFLOW_SENDGRID_INBOUND_KEY") or None,
         postmark_webhook_user=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_USER") or None,
         postmark_webhook_password=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_PASSWORD") or None,
+        bulk_priority=int(_one_of("GOALFLOW_BULK_PRIORITY", ("1", "2", "3", "4", "5"), "5")),
     )
 
 

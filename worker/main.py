@@ -1,7 +1,8 @@
-"""The worker process: runs enrollment workflows and their activities, and
-sweeps for what a crash left undone: events not delivered, triggers left
-unfired, enrollments ended in Temporal unrecorded, resumes not signalled to the
-sends they held."""
+"""The worker process: runs enrollment workflows and their activities, bulk
+enrollments on a task queue of their own, and sweeps for what a crash left
+undone: events not delivered, triggers left unfired, enrollments ended in
+Temporal unrecorded, resumes not signalled to the sends they held, bulk
+enrollments not started."""
 
 import asyncio
 import contextlib
@@ -16,9 +17,10 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from shared.contracts import bulk_task_queue
 from shared.domain.tracking import Tracker
 from shared.domain.twilio import WEBHOOK_PATH
-from shared.services import pauses, triggers
+from shared.services import bulk, pauses, triggers
 from shared.services.context import Services
 from shared.services.reconcile import Sweep
 from shared.settings import settings
@@ -26,12 +28,16 @@ from shared.store import db
 from shared.temporal import connect
 from worker.activities import Deps, activities
 from worker.activities.base import HEARTBEAT_EVERY
+from worker.activities.bulk import BulkActivities
+from worker.bulk import BulkEnrollmentWorkflow
 from worker.enrollment import EnrollmentWorkflow
 from worker.outbox import Outbox, Sending
 from worker.smtp import SmtpServer
 from worker.twilio import TwilioAccount
 
 log = logging.getLogger("goalflow.worker")
+# Pages of bulk enrollments in flight at once (each starts up to 16 enrollments at a time).
+BULK_PAGES_AT_ONCE = 2
 
 
 def build_worker(
@@ -55,6 +61,22 @@ def build_worker(
         workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else UnsandboxedWorkflowRunner(),
         # Heartbeats go out as the activity beats, not batched over 0.8 of the timeout:
         # 8 s of a 10 s timeout left a loaded server 2 s before it retried a live send.
+        max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_EVERY),
+    )
+
+
+def build_bulk_worker(
+    client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False
+) -> Worker:
+    """Bulk enrollments run on a task queue of their own, a page or two at a time:
+    their enrollments' tasks go to `task_queue` at a lower priority (shared.services.bulk)."""
+    return Worker(
+        client,
+        task_queue=bulk_task_queue(task_queue),
+        workflows=[BulkEnrollmentWorkflow],
+        activities=BulkActivities(Services(engine, client, task_queue)).all(),
+        max_concurrent_activities=BULK_PAGES_AT_ONCE,
+        workflow_runner=SandboxedWorkflowRunner() if strict_sandbox else UnsandboxedWorkflowRunner(),
         max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_EVERY),
     )
 
@@ -92,7 +114,8 @@ async def sweep(services: Services, ended: Sweep) -> None:
     """Every GOALFLOW_SWEEP_SECONDS: deliver the events a crash left undelivered,
     fire the triggers it left unfired (on the versions current when their events
     were stored), record the enrollments ended in Temporal (terminated) as ended,
-    and release the sends still held by automations resumed since."""
+    release the sends still held by automations resumed since, and start the
+    bulk enrollments whose workflow never started (the API died first)."""
     every = timedelta(seconds=settings().sweep_seconds)
     while True:
         try:
@@ -108,6 +131,9 @@ async def sweep(services: Services, ended: Sweep) -> None:
             count = await pauses.release_held(services.client, services.engine)
             if count:
                 log.info("released %d sends held by automations resumed since", count)
+            count = await bulk.drive_unfinished(services)
+            if count:
+                log.info("started %d bulk enrollments whose workflow was not running", count)
         except Exception:
             log.exception("sweep failed; trying again")
         await asyncio.sleep(every.total_seconds())
@@ -118,11 +144,12 @@ async def running_worker(
     client: Client, engine: Engine, task_queue: str, strict_sandbox: bool = False, how: Sending | None = None
 ) -> AsyncIterator[Worker]:
     worker = build_worker(client, engine, task_queue, strict_sandbox, how)
+    bulk_worker = build_bulk_worker(client, engine, task_queue, strict_sandbox)
     sweeper = asyncio.create_task(
         sweep(Services(engine, client, task_queue), Sweep(client, engine, task_queue))
     )
     try:
-        async with worker:
+        async with worker, bulk_worker:
             yield worker
     finally:
         sweeper.cancel()

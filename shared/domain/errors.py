@@ -4,6 +4,7 @@
 class NotFound(LookupError):
     def __init__(self, what: str, id: str, why: str = ""):
         super().__init__(f"{what} '{id}' not found" + (f": {why}" if why else ""))
+        self.what = what
 
 
 class Conflict(Exception):

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.common import (
+    Priority,
     QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -32,6 +33,7 @@ from shared.contracts import (
     STATE_QUERY,
     WORKFLOW_NAME,
     ByApi,
+    ByBulk,
     EnrollmentInput,
     EnrollmentSnapshot,
     EnrollmentView,
@@ -124,6 +126,10 @@ async def start(
                 ]
             ),
             static_summary=f"{entry.published.name} v{entry.version} · contact {entry.contact_id}",
+            # Bulk work waits behind live contacts' tasks (shared.services.bulk).
+            priority=Priority(priority_key=settings().bulk_priority)
+            if isinstance(entered_by, ByBulk)
+            else Priority.default,
         )
     except WorkflowAlreadyStartedError:
         raise Starting(

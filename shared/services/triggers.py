@@ -45,6 +45,8 @@ def skip_reason(refusal: Exception) -> str:
         return "archived"
     if isinstance(refusal, AutomationPaused):
         return refusal.reason
+    if isinstance(refusal, NotFound):  # One reason for every contact not found, not one each.
+        return f"{refusal.what} not found"
     return str(refusal)
 
 

@@ -318,6 +318,31 @@ class TriggerFiring(SQLModel, table=True):
     fired_at: datetime | None = _time(nullable=True)
 
 
+class BulkEnrollmentRow(SQLModel, table=True):
+    """A bulk enrollment: whom it reads (`source`), where it is (`cursor`: the
+    last contact id of the last page it finished) and what it came to. The
+    cursor and the counts move together, one commit per page."""
+
+    __tablename__ = "bulk_enrollments"
+    id: str = Field(primary_key=True)
+    automation_id: str = Field(index=True)
+    # The version current when it was created: every contact enters that one.
+    version: int
+    # {"contact_ids": [...]} | {"list": id} | {"segment": {...}}
+    source: dict[str, Any] = _json(nullable=False)
+    # Contacts per second at most; None: as fast as it goes.
+    rate: float | None = None
+    # running | paused | completed | cancelled | failed
+    status: str = "running"
+    cursor: str | None = None
+    matched: int = 0
+    enrolled: int = 0
+    skipped: dict[str, int] = _json(dict, nullable=False)
+    failed: int = 0
+    started_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time(nullable=True)
+
+
 class Appointment(SQLModel, table=True):
     __tablename__ = "appointments"
     id: str = Field(primary_key=True)
