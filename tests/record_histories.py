@@ -4,7 +4,7 @@
 
 Runs a few scenarios that together use every step type, a goal move, a
 removal, a cancellation, a continue-as-new, sends over SMTP (to a server on
-loopback) and a send held by a pause, on the time-skipping server, and a query
+loopback) and a send held by a pause and a bulk enrollment, on the time-skipping server, and a query
 during a local activity on the dev server, and writes each finished workflow's
 history to tests/histories/. Without names it records only the scenarios that
 have no history yet: the old ones are what running enrollments were recorded
@@ -193,6 +193,20 @@ async def triggered_branch_on_lists_and_events(stack: Stack) -> str:
     return enrollment
 
 
+async def bulk_paged_paused_and_resumed(stack: Stack) -> str:
+    """A bulk enrollment at a rate (pages of two and the sleeps between them),
+    paused, woken by its resume, and completed."""
+    automation = await stack.automation([{"id": "done", "type": "add_tag", "tag": "was-here"}])
+    contacts = [await stack.contact() for _ in range(5)]
+    body = {"contact_ids": contacts, "rate": 2}
+    bulk_id = (await stack.post(f"/automations/{automation}/bulk-enrollments", body))["bulk_id"]
+    await stack.post(f"/bulk-enrollments/{bulk_id}/pause")
+    await stack.skip(timedelta(minutes=2))
+    await stack.post(f"/bulk-enrollments/{bulk_id}/resume")
+    await stack.client.get_workflow_handle(bulk_id).result()
+    return str(bulk_id)
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -217,6 +231,7 @@ SCENARIOS = (
     sends_over_the_network,
     held_by_a_pause,
     triggered_branch_on_lists_and_events,
+    bulk_paged_paused_and_resumed,
 )
 # Recorded on the dev server, with fake activities.
 ON_THE_DEV_SERVER = (queried_during_first_local_activity,)

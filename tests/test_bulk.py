@@ -197,6 +197,7 @@ async def test_bad_requests_answer_422_naming_the_field_and_unknowns_404(stack: 
         ({"list": "vip", "rate": 0}, "rate"),
         ({"segment": {"tag": "a", "colour": 1}}, "segment"),
         ({"list": "vip", "other": 1}, "other"),
+        ({"list": "vip", "segment": None}, "segment"),
     ]:
         answer = await stack.http.post(url, json=body)
         assert answer.status_code == 422, (body, answer.text)

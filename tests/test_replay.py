@@ -9,6 +9,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from shared.temporal import data_converter
+from worker.bulk import BulkEnrollmentWorkflow
 from worker.enrollment import EnrollmentWorkflow
 
 pytestmark = pytest.mark.unit
@@ -23,5 +24,5 @@ def test_histories_are_checked_in() -> None:
 @pytest.mark.parametrize("name", HISTORIES)
 async def test_replay(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
-    replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=data_converter)
+    replayer = Replayer(workflows=[EnrollmentWorkflow, BulkEnrollmentWorkflow], data_converter=data_converter)
     await replayer.replay_workflow(history)

@@ -4,7 +4,8 @@ a list's members or a segment's matches) and what it reports."""
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.conditions import Condition
 from shared.domain.ids import Id
@@ -20,13 +21,26 @@ FINAL: frozenset[str] = frozenset({"completed", "cancelled", "failed"})
 class Selection(BaseModel):
     """Exactly one of `contact_ids`, `list` and `segment`; `rate` caps its speed."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says "exactly one" too, so clients and fuzzers know it.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": [name]} for name in ("contact_ids", "list", "segment")]},
+    )
 
-    contact_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_CONTACT_IDS)] | None = None
-    list: Id | None = None
-    segment: Condition | None = None
+    contact_ids: (
+        Annotated[list[Id], Field(min_length=1, max_length=MAX_CONTACT_IDS)] | SkipJsonSchema[None]
+    ) = None
+    list: Id | SkipJsonSchema[None] = None
+    segment: Condition | SkipJsonSchema[None] = None
     # Contacts per second at most; absent: as fast as live traffic leaves room for.
-    rate: float | None = Field(default=None, gt=0, le=100_000)
+    rate: Annotated[float, Field(ge=0.01, le=100_000)] | SkipJsonSchema[None] = None
+
+    @field_validator("contact_ids", "list", "segment", "rate", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out rather than null")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> "Selection":
