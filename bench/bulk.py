@@ -11,10 +11,11 @@ step waits P30D, on one stack.
 3. How long 100,000 contacts would take at those rates, and the worker's and
    the server's RSS at the end.
 
-    python -m bench.bulk [N] [--priority 1-5] [--database-url URL]
+    python -m bench.bulk [N] [--priority 1-5] [--bulk-yield R] [--database-url URL]
 
-`--priority` is GOALFLOW_BULK_PRIORITY for the stack (5, the default: bulk
-work after live work; 3: the same as live work), to measure what it buys.
+`--priority` and `--bulk-yield` set GOALFLOW_BULK_PRIORITY (5, the default:
+bulk tasks after live ones; 3: the same as live) and GOALFLOW_BULK_YIELD (3,
+the default; 0: no yielding) for the stack, to measure what each buys.
 """
 
 import argparse
@@ -109,11 +110,14 @@ async def main() -> None:
     )
     parser.add_argument("count", nargs="?", type=int, default=20_000)
     parser.add_argument("--priority", choices="12345", default="5")
+    parser.add_argument("--bulk-yield", default="3")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     os.environ["GOALFLOW_BULK_PRIORITY"] = args.priority
+    os.environ["GOALFLOW_BULK_YIELD"] = args.bulk_yield
     print(
-        f"bulk enrollment: {args.count} contacts, GOALFLOW_BULK_PRIORITY={args.priority}; {machine()}",
+        f"bulk enrollment: {args.count} contacts, GOALFLOW_BULK_PRIORITY={args.priority}, "
+        f"GOALFLOW_BULK_YIELD={args.bulk_yield}; {machine()}",
         flush=True,
     )
     n = args.count

@@ -59,6 +59,9 @@ class Settings:
     # Temporal task priority of the enrollments bulk enrollments start: 1 (first)
     # to 5 (last); live traffic has 3. Lower than live, bulk work yields to it.
     bulk_priority: int
+    # While live contacts are served, bulk enrollments pause this many times as
+    # long as each start took (0: no yielding beyond the priority).
+    bulk_yield: float
 
 
 @cache
@@ -94,6 +97,7 @@ def settings() -> Settings:
         postmark_webhook_user=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_USER") or None,
         postmark_webhook_password=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_PASSWORD") or None,
         bulk_priority=int(_one_of("GOALFLOW_BULK_PRIORITY", ("1", "2", "3", "4", "5"), "5")),
+        bulk_yield=float(os.environ.get("GOALFLOW_BULK_YIELD", "3")),
     )
 
 

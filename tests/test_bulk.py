@@ -216,3 +216,11 @@ async def test_bad_requests_answer_422_naming_the_field_and_unknowns_404(stack: 
     await stack.http.delete(f"/automations/{automation}")
     archived = await stack.http.post(url, json={"contact_ids": ["c"]})
     assert archived.status_code == 409 and "archived" in archived.json()["detail"]
+
+
+async def test_bulk_enrollments_see_live_traffic_while_events_come_in(stack: Stack) -> None:
+    """What decides whether a bulk enrollment yields (one start at a time, then
+    a pause): events received lately, from any contact."""
+    assert await bulk.LiveTraffic(services(stack)).present() is False
+    await stack.event(await stack.contact(), "custom", name="clicked-around")
+    assert await bulk.LiveTraffic(services(stack)).present() is True

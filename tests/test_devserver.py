@@ -619,6 +619,10 @@ async def test_a_bulk_enrollment_of_2000_through_a_kill_9_of_the_worker_enrolls_
     assert sum(1 for _, by in rows if by == {"bulk_id": bulk_id}) == 1995
     started = await temporal.count_workflows(f'AutomationId = "{automation}"')
     assert started.count == 2000
+    # Its enrollments' tasks wait behind live contacts' (priority 3, the default).
+    for contact, priority in ((contacts[0], 0), (contacts[-1], 5)):
+        described = await temporal.get_workflow_handle(f"{automation}.{contact}.1").describe()
+        assert described.raw_description.workflow_execution_info.priority.priority_key == priority
     # Its progress is on its workflow, for the Temporal UI.
     handle = temporal.get_workflow_handle(bulk_id)
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)

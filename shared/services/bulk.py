@@ -9,9 +9,14 @@ so the entry rules hold (re-entry, archived, paused: a refusal is counted as
 a skip with its reason). The cursor and the counts move in one commit per
 page, so a page a crash cut short is done again and counted once; a contact
 it enrolled already is known by its enrollment's `entered_by`, so none is
-enrolled twice. Its enrollments' tasks have a lower Temporal priority than
-live contacts' (`GOALFLOW_BULK_PRIORITY`): a bulk enrollment runs at full
-speed alone and yields when live work is waiting.
+enrolled twice.
+
+Live contacts go first. The enrollments a bulk enrollment starts have a lower
+Temporal task priority than live contacts' (`GOALFLOW_BULK_PRIORITY`), so
+their tasks wait behind live ones; and while events come in (`LiveTraffic`),
+it starts one contact at a time and then pauses
+`GOALFLOW_BULK_YIELD` times as long as that start took, leaving the machine
+to them. With nothing else running it goes at full speed.
 
 Pause, resume and cancel write the status, which the next page reads; a wake
 signal spares a paused one its wait. A bulk enrollment whose workflow never
@@ -19,6 +24,7 @@ started (the API died in between) is started by the worker's sweep."""
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from sqlmodel import Session
 from temporalio.client import WorkflowExecutionStatus
@@ -41,9 +47,10 @@ from shared.domain.paging import Listed, Page, one_page
 from shared.services import enrollments
 from shared.services.context import Services
 from shared.services.triggers import skip_reason
+from shared.settings import settings
 from shared.store import bulk as store
-from shared.store import lists
-from shared.store.db import AutomationRow, BulkEnrollmentRow
+from shared.store import events, lists
+from shared.store.db import AutomationRow, BulkEnrollmentRow, utcnow
 
 log = logging.getLogger("goalflow.bulk")
 
@@ -51,6 +58,8 @@ log = logging.getLogger("goalflow.bulk")
 STARTS_AT_ONCE = 16
 # How long a contact another start holds (its row not yet written) is waited for.
 STARTING_WAIT = 10.0
+# Bulk enrollments yield while events came in this recently.
+LIVE_WINDOW = timedelta(seconds=10)
 
 
 class Ended(Conflict):
@@ -205,22 +214,34 @@ async def _enroll(
     by = ByBulk(bulk_id=row.id)
     already = await services.db(lambda s: store.entered_by_bulk(s, row.id, row.automation_id, contact_ids))
     slots = asyncio.Semaphore(STARTS_AT_ONCE)
+    alone = asyncio.Lock()
+    loop = asyncio.get_running_loop()
+    live = live_traffic(services)
+
+    async def enroll(contact_id: str) -> None:
+        try:
+            await _start(services, row, contact_id, by)
+            counts.enrolled += 1
+        except (Conflict, NotFound) as refusal:
+            counts.skip(skip_reason(refusal))
+        except Exception:
+            if not count_failures:
+                raise
+            log.exception("bulk enrollment %s could not enroll contact %s", row.id, contact_id)
+            counts.failed += 1
 
     async def one(contact_id: str) -> None:
         if contact_id in already:  # An earlier attempt at this page enrolled it.
             counts.enrolled += 1
             return
         async with slots:
-            try:
-                await _start(services, row, contact_id, by)
-                counts.enrolled += 1
-            except (Conflict, NotFound) as refusal:
-                counts.skip(skip_reason(refusal))
-            except Exception:
-                if not count_failures:
-                    raise
-                log.exception("bulk enrollment %s could not enroll contact %s", row.id, contact_id)
-                counts.failed += 1
+            if not await live.present():
+                await enroll(contact_id)
+                return
+            async with alone:  # Live contacts are being served: one start at a time, then a pause.
+                began = loop.time()
+                await enroll(contact_id)
+                await asyncio.sleep((loop.time() - began) * settings().bulk_yield)
 
     await asyncio.gather(*(one(c) for c in contact_ids))
 
@@ -250,6 +271,41 @@ async def _start(services: Services, row: BulkEnrollmentRow, contact_id: str, by
 async def fail(services: Services, bulk_id: str) -> PageResult:
     """Its workflow gave up on a page (the database did not answer through every retry)."""
     return _result(await services.db(lambda s: store.set_status(s, bulk_id, "failed")))
+
+
+class LiveTraffic:
+    """Whether live contacts are being served: events came in within
+    LIVE_WINDOW (a tag, a click, an open: what moves contacts to their goals),
+    read at most once a second. Temporal's task queue statistics cannot tell:
+    a signal to a cached enrollment goes to its worker's sticky queue, which
+    they do not count."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.checked = -1.0
+        self.answer = False
+
+    async def present(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - self.checked >= 1.0:
+            self.checked = now
+            since = utcnow() - LIVE_WINDOW
+            answer = await self.services.db(lambda s: events.received_since(s, since)) > 0
+            if answer != self.answer:
+                log.info("bulk enrollments %s", "yield to live contacts" if answer else "go at full speed")
+            self.answer = answer
+        return self.answer
+
+
+# One LiveTraffic per task queue and process: its reading is shared by every page.
+_live: dict[tuple[int, str], LiveTraffic] = {}
+
+
+def live_traffic(services: Services) -> LiveTraffic:
+    key = (id(services.client), services.task_queue)
+    if key not in _live:
+        _live[key] = LiveTraffic(services)
+    return _live[key]
 
 
 def _result(row: BulkEnrollmentRow, read: int = 0) -> PageResult:

@@ -130,7 +130,8 @@ class EventRow(SQLModel, table=True):
     type: str
     occurred_at: datetime = _time(nullable=False, index=True)
     data: dict[str, Any] = _json(dict, nullable=False)
-    received_at: datetime = _time(nullable=False)
+    # Indexed: bulk enrollments read how many events came in lately (live traffic).
+    received_at: datetime = _time(nullable=False, index=True)
     # Enrollment ids it was delivered to; NULL until every one was signalled,
     # so a retry (or the sweep) knows to deliver again.
     delivered_to: list[str] | None = _json(nullable=True)

@@ -1,8 +1,11 @@
 """Events as stored rows."""
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.engine import Row
+from sqlmodel import Session, col, select
 
 from shared.domain.events import Event
 from shared.store.db import EventRow, utcnow
@@ -28,3 +31,9 @@ def from_row(row: EventRow | Row[Any]) -> Event:
         occurred_at=row.occurred_at,
         data=row.data,
     )
+
+
+def received_since(session: Session, since: datetime) -> int:
+    """How many events came in after `since`."""
+    query = select(func.count()).select_from(EventRow).where(col(EventRow.received_at) > since)
+    return int(session.exec(query).one())

@@ -1,4 +1,5 @@
-"""Bulk enrollments: their source, cursor, counts and status.
+"""Bulk enrollments: their source, cursor, counts and status; events by the
+time they came in, which tells bulk enrollments there is live traffic.
 
 Revision ID: 0015
 Revises: 0014
@@ -32,7 +33,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_bulk_enrollments_automation_id", "bulk_enrollments", ["automation_id"])
+    op.create_index("ix_events_received_at", "events", ["received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_received_at", "events")
     op.drop_table("bulk_enrollments")
