@@ -12,6 +12,7 @@ for name, *args in (
     ("memory", "--realistic"),
     ("send_cost",),
     ("smtp_crash",),
+    ("bulk",),
 ):
     print(f"\n== bench.{name} {' '.join(args)}", flush=True)
     subprocess.run([sys.executable, "-m", f"bench.{name}", *args], check=True)

@@ -5,9 +5,9 @@ step waits P30D, on one stack.
    ran, against raw `start_workflow` of a trivial waiting workflow whose first
    task writes one row (bench.raw's RawWaiter, 16 starts in flight), in the same run.
 2. With live traffic: the goal latency of live contacts (a tag moves each to
-   its goal; 20 contacts at once, a round every 2 s) while a second bulk
-   enrollment of N runs, against the same with nothing else running; and the
-   bulk rate that leaves.
+   its goal; 20 contacts at once, a round every 2 s, 150 rounds) while a
+   second bulk enrollment of N runs, against 10 rounds with nothing else
+   running; and the bulk rate that leaves (enrolled during the rounds).
 3. How long 100,000 contacts would take at those rates, and the worker's and
    the server's RSS at the end.
 
@@ -23,6 +23,7 @@ import asyncio
 import os
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session
 from temporalio.client import Client
@@ -41,6 +42,8 @@ WAITING = {"name": "live", "steps": [
 LIVE = 20
 ROUND_EVERY = 2.0
 IDLE_ROUNDS = 10
+# Live rounds while the second bulk enrollment runs; it is cancelled after them.
+BUSY_ROUNDS = 150
 IN_FLIGHT = 16
 
 
@@ -69,35 +72,38 @@ async def raw_alone(bench: Bench, client: Client, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def run_bulk(
-    http: Http, client: Client, automation: str, list_id: str, last: str
-) -> tuple[float, dict]:
-    """Seconds until the bulk enrollment completed and its last enrollment's first task ran."""
-    start = time.perf_counter()
+async def start_bulk(http: Http, automation: str, list_id: str) -> str:
     answer = await http.post(f"/automations/{automation}/bulk-enrollments", json={"list": list_id})
     assert answer.status_code == 202, answer.text
-    bulk_id = answer.json()["bulk_id"]
+    return str(answer.json()["bulk_id"])
+
+
+async def view(http: Http, bulk_id: str) -> dict[str, Any]:
+    return (await http.get(f"/bulk-enrollments/{bulk_id}")).json()  # type: ignore[no-any-return]
+
+
+async def run_bulk(http: Http, client: Client, automation: str, list_id: str, last: str) -> float:
+    """Seconds until the bulk enrollment completed and its last enrollment's first task ran."""
+    start = time.perf_counter()
+    bulk_id = await start_bulk(http, automation, list_id)
     noted = start
-    while (view := (await http.get(f"/bulk-enrollments/{bulk_id}")).json())["status"] == "running":
+    while (now := await view(http, bulk_id))["status"] == "running":
         if time.perf_counter() - noted > 10:
-            print(f"  … {view['enrolled']} enrolled ({time.perf_counter() - start:.0f} s)", flush=True)
+            print(f"  … {now['enrolled']} enrolled ({time.perf_counter() - start:.0f} s)", flush=True)
             noted = time.perf_counter()
         await asyncio.sleep(0.2)
-    assert view["status"] == "completed" and view["enrolled"] == view["matched"], view
+    assert now["status"] == "completed" and now["enrolled"] == now["matched"], now
     handle = client.get_workflow_handle(f"{automation}.{last}.1")
     # Its first task ran once the history holds more than the start and that task's scheduling.
     while (await handle.describe()).history_length < 4:
         await asyncio.sleep(0.05)
-    return time.perf_counter() - start, view
+    return time.perf_counter() - start
 
 
-async def rounds(sample: Sampler, until: asyncio.Task[object] | None, count: int) -> list[float]:
-    """Rounds of LIVE goal moves at once, ROUND_EVERY apart: `count` rounds, or
-    fewer when `until` ends first."""
+async def rounds(sample: Sampler, count: int) -> list[float]:
+    """`count` rounds of LIVE goal moves at once, ROUND_EVERY apart."""
     samples: list[float] = []
     for r in range(count):
-        if until is not None and until.done():
-            break
         started = time.perf_counter()
         samples += await bounded(LIVE, LIVE, lambda i, r=r: sample(r * LIVE + i))
         await asyncio.sleep(max(0.0, ROUND_EVERY - (time.perf_counter() - started)))
@@ -134,21 +140,21 @@ async def main() -> None:
 
             raw_rate = await raw_alone(bench, await bench.raw_client(), n)
             print(f"  raw alone: {raw_rate:.1f}/s", flush=True)
-            seconds, _ = await run_bulk(http, client, alone, "alone", f"a{n - 1:07d}")
-            bulk_rate = n / seconds
+            bulk_rate = n / await run_bulk(http, client, alone, "alone", f"a{n - 1:07d}")
             print(f"  bulk alone: {bulk_rate:.1f}/s", flush=True)
 
             idle_sampler = await goalflow_waiting(http, live, "idle-", IDLE_ROUNDS * LIVE)
-            idle = await rounds(idle_sampler, None, IDLE_ROUNDS)
-            # Enough live contacts for the bulk at a third of its speed alone.
-            busy_rounds = int(3 * n / bulk_rate / ROUND_EVERY) + 1
-            busy_sampler = await goalflow_waiting(http, live, "busy-", busy_rounds * LIVE)
-            print(f"  {IDLE_ROUNDS * LIVE + busy_rounds * LIVE} live contacts waiting", flush=True)
-            running = asyncio.create_task(run_bulk(http, client, busy, "busy", f"b{n - 1:07d}"))
-            await asyncio.sleep(1)  # Its first pages are under way.
-            during = await rounds(busy_sampler, running, busy_rounds)
-            busy_seconds, _ = await running
-            busy_rate = n / busy_seconds
+            idle = await rounds(idle_sampler, IDLE_ROUNDS)
+            busy_sampler = await goalflow_waiting(http, live, "busy-", BUSY_ROUNDS * LIVE)
+            print(f"  {(IDLE_ROUNDS + BUSY_ROUNDS) * LIVE} live contacts waiting", flush=True)
+            bulk_id = await start_bulk(http, busy, "busy")
+            await asyncio.sleep(2)  # Its first pages are under way.
+            before, began = (await view(http, bulk_id))["enrolled"], time.perf_counter()
+            during = await rounds(busy_sampler, BUSY_ROUNDS)
+            after = await view(http, bulk_id)
+            assert after["status"] == "running", "the bulk enrollment ended before the live rounds did"
+            busy_rate = (after["enrolled"] - before) / (time.perf_counter() - began)
+            await http.delete(f"/bulk-enrollments/{bulk_id}")
         rss = {name: bench.rss_mib(name) for name in ("worker", "temporal")}
     print(row("enrollments per second", bulk_rate, raw_rate, "/s", lower_is_better=False))
     idle_p, during_p = percentiles(idle), percentiles(during)

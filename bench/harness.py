@@ -136,6 +136,9 @@ class Http:
     async def post(self, path: str, json: Any = None) -> Answer:
         return await self._call("POST", path, json)
 
+    async def delete(self, path: str) -> Answer:
+        return await self._call("DELETE", path, None)
+
     async def _call(self, method: str, path: str, body: Any) -> Answer:
         assert self.session is not None, "use `async with bench.http() as http`"
         async with self.session.request(method, path, json=body) as response:
