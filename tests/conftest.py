@@ -196,7 +196,8 @@ class Stack:
         """Let time pass on the time-skipping server."""
         assert self.env is not None
         try:
-            await asyncio.wait_for(self.env.sleep(duration), 30)
+            # Generous: on a loaded machine a workflow task can take many seconds.
+            await asyncio.wait_for(self.env.sleep(duration), 90)
         except (TimeoutError, RPCError):
             # The clock is held by a run whose worker is gone: name the tests that left one.
             found = await self.client.workflow_service.list_open_workflow_executions(
