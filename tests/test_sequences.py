@@ -71,7 +71,12 @@ async def test_a_sequence_needs_a_sender_and_only_a_sequence_has_one(stack: Stac
     response = await stack.http.post(
         "/automations", json={"name": "s", "kind": "sequence", "sender": REP, "steps": own}
     )
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "steps", 0, "sender"]
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == [
+        "body",
+        "steps",
+        0,
+        "sender",
+    ]
     saved = await stack.post(
         "/automations", {"name": "s", "kind": "sequence", "sender": REP, "steps": STEPS}, expect=201
     )

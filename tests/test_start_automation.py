@@ -83,7 +83,9 @@ async def test_start_automation_enters_the_other_automation_under_its_rules(stac
 
     # Still in `held`: the second entry is refused.
     second = await stack.enroll(starter, contact)
-    assert entries(await ended(stack, second), "held") == [{"outcome": "skipped", "reason": "already enrolled"}]
+    assert entries(await ended(stack, second), "held") == [
+        {"outcome": "skipped", "reason": "already enrolled"}
+    ]
 
     # Out of it, but `held` has reentry never.
     await stack.skip(DAY * 2)
@@ -204,7 +206,9 @@ async def test_automations_that_start_each_other_stop_at_the_contacts_loop_budge
     assert go == {"outcome": "skipped", "reason": LOOP_REASON}
     assert turns == LOOP_BUDGET
     assert state["status"] == "completed"
-    started = [e for e in await stack.get(f"/contacts/{contact}/enrollments") if "automation" in e["entered_by"]]
+    started = [
+        e for e in await stack.get(f"/contacts/{contact}/enrollments") if "automation" in e["entered_by"]
+    ]
     assert len(started) == LOOP_BUDGET
     assert {e["automation_id"] for e in started} == {ping, pong}
 

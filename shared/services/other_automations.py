@@ -58,8 +58,12 @@ async def enter(services: Services, run: FromStep, sender: str | None = None) ->
     enrollment from `sender` when given, else from the sequence's own."""
     target, contact = run.target, run.contact_id
     claimed = await services.db(
-        lambda s: store.recorded(s, run.key)
-        or store.record_once(s, run.key, {"pending": True, "before_seq": store.last_seq(s, target, contact)})
+        lambda s: (
+            store.recorded(s, run.key)
+            or store.record_once(
+                s, run.key, {"pending": True, "before_seq": store.last_seq(s, target, contact)}
+            )
+        )
     )
     if not claimed.get("pending"):
         return Outcome.model_validate(claimed)
@@ -121,6 +125,7 @@ def _refusal(session: Any, run: FromStep, sender: str | None) -> str | None:
 async def leave(services: Services, run: FromStep) -> Outcome:
     """End the contact's running enrollment in `run.target` once for this step
     run, as `removed` with an end reason naming this automation and step."""
+
     def claim(session: Any) -> dict[str, Any]:
         known = store.recorded(session, run.key)
         return known or store.record_once(session, run.key, _running(session, run))

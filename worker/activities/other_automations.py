@@ -15,7 +15,12 @@ from worker.steps.other_automations import OtherAutomationInput, OtherAutomation
 
 class OtherAutomationActivities(ActivityGroup):
     def all(self) -> list[Callable[..., Any]]:
-        return [self.start_automation, self.enroll_in_sequence, self.remove_from_automation, self.unenroll_from_sequence]
+        return [
+            self.start_automation,
+            self.enroll_in_sequence,
+            self.remove_from_automation,
+            self.unenroll_from_sequence,
+        ]
 
     @property
     def services(self) -> Services:

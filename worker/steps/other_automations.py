@@ -52,7 +52,9 @@ async def leave(enrollment: Enrollment, step: RemoveFromAutomation | UnenrollFro
     return _recorded(enrollment, step, result)
 
 
-def _input(enrollment: Enrollment, step: OtherAutomationStep, sender: str | None = None) -> OtherAutomationInput:
+def _input(
+    enrollment: Enrollment, step: OtherAutomationStep, sender: str | None = None
+) -> OtherAutomationInput:
     entry = enrollment.input
     return OtherAutomationInput(
         key=enrollment.key(step),

@@ -50,4 +50,3 @@ def email_address(value: str) -> str:
     if "@" not in address or address.startswith("@") or address.endswith("@"):
         raise ValueError(f"'{value}' is not an email address")
     return value
-
