@@ -186,6 +186,9 @@ class EnrollmentInput(RegisterInput):
     # How long a step that talks to the network (a send) may take, its retries
     # included (GOALFLOW_SEND_TIMEOUT, read where the enrollment starts).
     send_timeout: timedelta = timedelta(minutes=15)
+    # A sequence's enrollment: the sender its emails go out from, when the step
+    # that enrolled it named one (`enroll_in_sequence`); None: the sequence's own.
+    sender: str | None = None
 
 
 class EnrollmentView(BaseModel):

@@ -207,6 +207,41 @@ async def bulk_paged_paused_and_resumed(stack: Stack) -> str:
     return str(bulk_id)
 
 
+async def sequence_entered_then_replied(stack: Stack) -> str:
+    """A sequence (its plan's kind, its sender) entered by another automation's
+    `enroll_in_sequence`, ended by the contact's reply to its email."""
+    await stack.post("/senders", {"email": "rep@acme.test", "daily_limit": 10})
+    steps = [email("intro"), wait("pause", "P3D"), email("bump")]
+    sequence = await stack.automation(steps, kind="sequence", sender="rep@acme.test")
+    starter = await stack.automation([{"id": "join", "type": "enroll_in_sequence", "sequence": sequence}])
+    contact = await stack.contact()
+    first = await stack.enroll(starter, contact)
+    state = await stack.until(first, lambda s: s["status"] == "completed")
+    enrollment = state["history"][0]["detail"]["enrollment_id"]
+    message = (await stack.at(enrollment, "pause"))["messages"][0]["message_id"]
+    await stack.event(contact, "email.replied", message_id=message)
+    await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return str(enrollment)
+
+
+async def started_and_removed_another(stack: Stack) -> str:
+    """An enrollment another automation's `start_automation` started and its
+    `remove_from_automation` removed: the `remove` update carrying its reason."""
+    nurture = await stack.automation([wait("pause", "P30D")])
+    starter = await stack.automation(
+        [
+            {"id": "start", "type": "start_automation", "automation": nurture},
+            {"id": "stop", "type": "remove_from_automation", "automation": nurture},
+        ]
+    )
+    contact = await stack.contact()
+    first = await stack.enroll(starter, contact)
+    state = await stack.until(first, lambda s: s["status"] == "completed")
+    removed = state["history"][0]["detail"]["enrollment_id"]
+    await stack.until(removed, lambda s: s["status"] == "removed")
+    return str(removed)
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -232,6 +267,8 @@ SCENARIOS = (
     held_by_a_pause,
     triggered_branch_on_lists_and_events,
     bulk_paged_paused_and_resumed,
+    sequence_entered_then_replied,
+    started_and_removed_another,
 )
 # Recorded on the dev server, with fake activities.
 ON_THE_DEV_SERVER = (queried_during_first_local_activity,)

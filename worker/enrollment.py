@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from shared.domain.durations import short_duration
     from shared.domain.events import Event
     from shared.domain.limits import EVENT_LOG_BYTES
+    from shared.domain.sequences import ended_by
     from shared.domain.steps import PlannedStep
     from shared.domain.steps.wait_for_event import WaitForEvent
     from worker.steps import HANDLERS
@@ -116,6 +117,9 @@ class EnrollmentWorkflow:
         self.seen = set(self.state.seen_event_ids)
         self.event_log_bytes = sum(event_bytes(e) for e in self.state.event_log)
         self.removal: str | None = None
+        # How a pending removal ends the enrollment: `removed`, or `completed` for a
+        # sequence the contact answered (a reply, a meeting booked).
+        self.removal_status = "removed"
         self.shown: tuple[str | None, tuple[str, ...]] | None = None
 
     # ---- run loop -------------------------------------------------------
@@ -176,7 +180,7 @@ class EnrollmentWorkflow:
     async def _next(self) -> None:
         state = self.state
         if self.removal:
-            return self.end("removed", self.removal)
+            return self.end(self.removal_status, self.removal)
         if state.move_to:
             self._apply_move()
         if state.position is None:
@@ -252,6 +256,16 @@ class EnrollmentWorkflow:
             state.wait_matched = state.wait_matched or event.id
         if decision.met or decision.rearmed:
             self._show(step)
+        if self.automation.kind == "sequence":
+            self._end_sequence_on(event)
+
+    def _end_sequence_on(self, event: Event) -> None:
+        """A sequence ends by itself when the contact replies to one of its
+        emails or books a meeting: like a removal, at once, from wherever it is.
+        Only sequences ask: other enrollments' commands stay as they were."""
+        reason = ended_by(event, {m.message_id for m in self.state.messages if m.channel == "email"})
+        if reason is not None and self.removal is None:
+            self.removal, self.removal_status = reason, "completed"
 
     @workflow.signal(name=RESUME_SIGNAL)
     def on_resume(self, resumed: Resumed) -> None:
@@ -283,9 +297,14 @@ class EnrollmentWorkflow:
         )
 
     @workflow.update(name=REMOVE_UPDATE)
-    async def remove(self) -> EnrollmentSnapshot:
+    async def remove(self, reason: str | None = None) -> EnrollmentSnapshot:
+        """End the enrollment as `removed`, with `reason` (a step of another
+        automation names itself); updates from before reasons carry none. Only
+        the text of the end reason differs: the commands are the same."""
         if self.state.status == "running":
-            self.removal = "removed through the API"
+            # The first end asked for wins: a reply that ended a sequence stays its reason.
+            if self.removal is None:
+                self.removal, self.removal_status = reason or "removed through the API", "removed"
             await workflow.wait_condition(lambda: self.state.status != "running")
         return self.view()
 

@@ -53,7 +53,9 @@ def build_worker(
         # cost the worker and the server about 4 ms each (bench.enroll_throughput
         # 2000); each cached run costs about 95 KiB of RSS (bench.memory).
         max_cached_workflows=settings().workflow_cache,
-        activities=activities(Deps(engine, services.bus, Outbox(engine, how or sending()), tracker())),
+        activities=activities(
+            Deps(engine, services.bus, Outbox(engine, how or sending()), tracker(), services=services)
+        ),
         # The sandbox re-runs the workflow module for every workflow run and routes
         # each payload through it: a third of the worker's CPU (py-spy). It guards
         # determinism, which the tests' workers and the replay test check with the

@@ -4,11 +4,11 @@ and own checks are in `shared.domain.steps`."""
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.domain.conditions import KINDS as CONDITION_KINDS
 from shared.domain.conditions import Condition
@@ -16,6 +16,7 @@ from shared.domain.criteria import CRITERION_TYPES
 from shared.domain.limits import STRUCTURE_BYTES, TEMPLATE_BYTES, size
 from shared.domain.steps import END, STEP_TYPES, Branch, PlannedStep, Problem, Step, StepBase
 from shared.domain.steps.goal import Goal
+from shared.domain.steps.other_automations import email_address
 from shared.domain.triggers import KINDS as TRIGGER_KINDS
 from shared.domain.triggers import MAX_TRIGGERS, Trigger
 from shared.domain.windows import SendWindow
@@ -40,12 +41,20 @@ class _Flow(BaseModel):
         return [s for s in self.steps if isinstance(s, Goal)]
 
 
+Kind = Literal["automation", "sequence"]
+Sender = Annotated[str, Field(max_length=320), AfterValidator(email_address)]
+
+
 class Automation(_Flow):
     """One immutable version of an automation's definition."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=200)
+    # A `sequence` is a sales sequence: its emails go out one to one from its
+    # `sender`, and it ends by itself when the contact replies or books a meeting.
+    kind: Kind = "automation"
+    sender: Sender | None = None
     # Once per contact ever (`never`), or again once the previous enrollment ended.
     # It is also what makes a trigger fire once or every time.
     reentry: Literal["never", "after_exit"] = "after_exit"
@@ -68,6 +77,9 @@ class Plan(_Flow):
 
     steps: list[PlannedStep]
     send_window: SendWindow | None = None
+    # Plans from before kinds are automations'.
+    kind: Kind = "automation"
+    sender: str | None = None
 
 
 def content_of(step: StepBase) -> dict[str, Any]:
@@ -87,7 +99,14 @@ def plan_of(automation: Automation) -> Plan:
             structure = step.model_dump(mode="json", by_alias=True, exclude=set(step.CONTENT))
             step = {**structure, "digest": digest(content_of(step))}
         steps.append(step)
-    return Plan.model_validate({"steps": steps, "send_window": automation.send_window})
+    return Plan.model_validate(
+        {
+            "steps": steps,
+            "send_window": automation.send_window,
+            "kind": automation.kind,
+            "sender": automation.sender,
+        }
+    )
 
 
 class DefinitionError(Exception):
@@ -162,11 +181,27 @@ def find_problems(automation: Automation) -> list[Problem]:
                 problems.append(step.problem(i, field, f"no step '{target}' to go to"))
         problems.extend(step.problems(i, automation))
         problems.extend(_template_problems(i, step))
+    problems.extend(_kind_problems(automation))
     if not problems:
         problems.extend(_spinning_loops(automation))
     if not problems:
         problems.extend(_structure_problems(automation))
     return problems
+
+
+def _kind_problems(automation: Automation) -> list[Problem]:
+    """A sequence sends from its sender: it needs one, and its emails name none of their own."""
+    if automation.kind == "automation":
+        if automation.sender is not None:
+            return [Problem(loc=["sender"], msg="only a sequence has a sender (kind 'sequence')")]
+        return []
+    if automation.sender is None:
+        return [Problem(loc=["sender"], msg="a sequence needs a sender: the address its emails go out from")]
+    return [
+        step.problem(i, "sender", "a sequence's emails go out from the sequence's sender")
+        for i, step in enumerate(automation.steps)
+        if step.SENDS_EMAIL and getattr(step, "sender", None) is not None
+    ]
 
 
 def _template_problems(i: int, step: StepBase) -> list[Problem]:

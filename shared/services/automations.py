@@ -8,10 +8,19 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from shared.domain.conditions import Condition
-from shared.domain.definition import Automation, DefinitionError, Problem, Step, parse_definition, warnings
+from shared.domain.definition import (
+    Automation,
+    DefinitionError,
+    Kind,
+    Problem,
+    Step,
+    parse_definition,
+    warnings,
+)
 from shared.domain.errors import Conflict, NotFound
 from shared.domain.ids import is_id, new_id
 from shared.domain.paging import Listed, Page, one_page
+from shared.domain.steps.other_automations import self_references
 from shared.domain.triggers import Trigger
 from shared.domain.windows import SendWindow
 from shared.services.context import Services
@@ -32,6 +41,9 @@ class AutomationView(BaseModel):
     created_at: datetime
     name: str
     reentry: Literal["never", "after_exit"]
+    kind: Kind = "automation"
+    # A sequence's: the address its emails go out from.
+    sender: str | None = None
     triggers: list[Trigger] = []
     segment: Condition | None = None
     send_window: SendWindow | None = None
@@ -55,6 +67,13 @@ def _view(row: AutomationRow, version: AutomationVersion) -> AutomationView:
     )
     definition = Automation.model_construct(steps=view.steps)
     return view.model_copy(update={"warnings": warnings(definition)})
+
+
+def _checked(automation_id: str, automation: Automation) -> None:
+    """The check that needs the automation's id: no step names the automation itself."""
+    problems = self_references(automation_id, automation.steps)
+    if problems:
+        raise DefinitionError(problems)
 
 
 def _split(raw: dict[str, Any]) -> tuple[str | None, Automation, dict[str, Any]]:
@@ -81,6 +100,7 @@ async def create(services: Services, raw: dict[str, Any]) -> AutomationView:
     """Save a definition as version 1; its `id` is generated when absent."""
     given, automation, definition = _split(raw)
     automation_id = given or new_id("au")
+    _checked(automation_id, automation)
 
     def save(session: Session) -> AutomationView:
         if session.get(AutomationRow, automation_id) is not None:
@@ -107,6 +127,7 @@ async def publish(services: Services, automation_id: str, raw: dict[str, Any]) -
     """Publish the next version (an `id` in `raw`, if any, is ignored). Its
     triggers fire for events stored from now on."""
     _, automation, definition = _split(raw)
+    _checked(automation_id, automation)
 
     def save(session: Session) -> AutomationView:
         row, _ = _latest(session, automation_id)

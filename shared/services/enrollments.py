@@ -83,11 +83,13 @@ async def start(
     version: int | None = None,
     entered_by: EnteredBy = BY_API,
     seen: Sequence[str] = (),
+    sender: str | None = None,
 ) -> Enrolled:
     """Enroll the contact in the automation's `version` (by default its latest).
     Conflict when it is archived or paused (`AutomationPaused`), when the contact is in it already, or was
     before and re-entry is `never`. `entered_by` is what started it; `seen` are
-    event ids that count as seen from the start (the trigger's event, G15)."""
+    event ids that count as seen from the start (the trigger's event, G15);
+    `sender`, in a sequence, the sender its emails go out from instead of the sequence's."""
     try:
         entry = await services.db(lambda s: enrollments.plan_entry(s, automation_id, contact_id, version))
     except enrollments.AlreadyEnrolled as blocking:
@@ -109,7 +111,11 @@ async def start(
         await services.client.start_workflow(
             WORKFLOW_NAME,
             EnrollmentInput(
-                **dict(register), automation=plan, send_timeout=settings().send_timeout, seen=list(seen)
+                **dict(register),
+                automation=plan,
+                send_timeout=settings().send_timeout,
+                seen=list(seen),
+                sender=sender,
             ),
             id=entry.enrollment_id,
             task_queue=services.task_queue,
@@ -166,15 +172,19 @@ async def get(services: Services, enrollment_id: str) -> EnrollmentView:
     return await _complete(services, snapshot)
 
 
-async def remove(services: Services, enrollment_id: str) -> EnrollmentView:
-    """Take the contact out of the automation at once (status `removed`); an
-    enrollment that ended already answers with its end."""
+async def remove(services: Services, enrollment_id: str, reason: str | None = None) -> EnrollmentView:
+    """Take the contact out of the automation at once (status `removed`, end
+    reason `reason`, by default "removed through the API"); an enrollment that
+    ended already answers with its end."""
     row = await services.db(lambda s: enrollments.get_row(s, enrollment_id))
     if row.status != "running" and row.final_state:
         return await _complete(services, EnrollmentSnapshot.model_validate(row.final_state))
     handle = services.client.get_workflow_handle(enrollment_id)
     try:
-        snapshot = await handle.execute_update(REMOVE_UPDATE, result_type=EnrollmentSnapshot)
+        if reason is None:  # As before reasons: any worker's enrollment takes it.
+            snapshot = await handle.execute_update(REMOVE_UPDATE, result_type=EnrollmentSnapshot)
+        else:
+            snapshot = await handle.execute_update(REMOVE_UPDATE, reason, result_type=EnrollmentSnapshot)
     except RPCError as error:
         if error.status != RPCStatusCode.NOT_FOUND:
             raise

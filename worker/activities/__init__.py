@@ -8,6 +8,7 @@ from worker.activities.base import ActivityGroup, Deps
 from worker.activities.contacts import ContactActivities
 from worker.activities.enrollment import EnrollmentActivities
 from worker.activities.notify import NotifyActivities
+from worker.activities.other_automations import OtherAutomationActivities
 from worker.activities.send_email import SendEmailActivities
 from worker.activities.send_text import TextActivities
 from worker.activities.tags import TagActivities
@@ -21,6 +22,7 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     NotifyActivities,
     TagActivities,
     AttributeActivities,
+    OtherAutomationActivities,
 )
 
 

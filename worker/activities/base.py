@@ -12,6 +12,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from shared.domain.tracking import Tracker
+from shared.services.context import Services
 from shared.services.events import EventBus
 from shared.store.db import run_db
 from worker.outbox import Outbox
@@ -28,6 +29,8 @@ class Deps:
     outbox: Outbox
     # None without GOALFLOW_SECRET_KEY: messages go out untracked.
     tracker: Tracker | None = None
+    # What steps that enter or end other enrollments call (`start`, `remove`).
+    services: Services | None = None
 
 
 class ActivityGroup:

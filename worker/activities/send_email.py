@@ -55,7 +55,7 @@ class SendEmailActivities(Sends):
             subject=parts["subject"],
             body=body,
             html=html,
-            sender=content.fields["sender"],
+            sender=step.sender or content.fields["sender"],
         )
         try:
             return SendResult(message_id=await self.deps.outbox.send(email, unsubscribe))

@@ -7,6 +7,7 @@ from worker.steps import (
     goal,
     if_else,
     notify,
+    other_automations,
     send_email,
     send_sms,
     send_whatsapp,
@@ -31,6 +32,10 @@ HANDLERS: dict[str, Handler] = {
     "go_to": go_to.run,
     "goal": goal.run,
     "end": end.run,
+    "start_automation": other_automations.enter,
+    "remove_from_automation": other_automations.leave,
+    "enroll_in_sequence": other_automations.enter,
+    "unenroll_from_sequence": other_automations.leave,
 }
 
 __all__ = ["HANDLERS", "Enrollment", "Handler"]

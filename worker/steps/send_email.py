@@ -11,6 +11,10 @@ SENDS_OVER_THE_NETWORK = "sends-over-the-network"
 
 async def run(enrollment: Enrollment, step: Planned) -> int | None:
     send = send_input(enrollment, step)
+    plan = enrollment.automation
+    if plan.kind == "sequence":
+        # One to one: from the sender the enrolling step named, else the sequence's.
+        send.sender = enrollment.input.sender or plan.sender
     if enrollment.patched(SENDS_OVER_THE_NETWORK):
         result = await deliver(enrollment, step, "send_email", send)
         if result is None:

@@ -28,6 +28,8 @@ class SendInput(BaseModel):
     window: SendWindow | None = None
     # The workflow's time when it asked: the window is judged at this or later.
     asked_at: datetime | None = None
+    # A sequence's email: the sender it goes out from, in place of the step's.
+    sender: str | None = None
 
 
 class SendResult(BaseModel):

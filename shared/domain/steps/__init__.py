@@ -9,14 +9,18 @@ from pydantic import Field
 from shared.domain.steps import (
     add_tag,
     end,
+    enroll_in_sequence,
     go_to,
     goal,
     if_else,
     notify,
+    remove_from_automation,
     remove_tag,
     send_email,
     send_sms,
     send_whatsapp,
+    start_automation,
+    unenroll_from_sequence,
     update_attribute,
     wait,
     wait_for_event,
@@ -37,6 +41,10 @@ MODULES = (
     go_to,
     goal,
     end,
+    start_automation,
+    remove_from_automation,
+    enroll_in_sequence,
+    unenroll_from_sequence,
 )
 
 MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
