@@ -51,7 +51,12 @@ def test_bad_fields_name_the_step_and_the_field() -> None:
         {"id": "c", "type": "blocklist", "list": "news"},
         {"id": "d", "type": "record_conversion", "name": "", "currency": "eur"},
         {"id": "e", "type": "record_conversion", "name": "big", "value": 1e300},
-        {"id": "f", "type": "goal", "criteria": [{"type": "list.joined"}, {"type": "conversion", "name": ""}]},
+        {"id": "t", "type": "record_conversion", "name": "true", "value": True},
+        {
+            "id": "f",
+            "type": "goal",
+            "criteria": [{"type": "list.joined"}, {"type": "conversion", "name": ""}],
+        },
     )
     assert [(loc, msg.split(":")[0]) for loc, msg in found] == [
         (["steps", 0, "list"], "step 'a'"),
@@ -60,8 +65,9 @@ def test_bad_fields_name_the_step_and_the_field() -> None:
         (["steps", 3, "name"], "step 'd'"),
         (["steps", 3, "currency"], "step 'd'"),
         (["steps", 4, "value"], "step 'e'"),
-        (["steps", 5, "criteria", 0, "list"], "step 'f'"),
-        (["steps", 5, "criteria", 1, "name"], "step 'f'"),
+        (["steps", 5, "value"], "step 't'"),
+        (["steps", 6, "criteria", 0, "list"], "step 'f'"),
+        (["steps", 6, "criteria", 1, "name"], "step 'f'"),
     ]
 
 
@@ -81,5 +87,5 @@ def test_list_joined_and_conversion_criteria_read_their_events() -> None:
 
 
 def test_a_conversion_event_names_its_conversion() -> None:
-    with pytest.raises(ValidationError, match="data.name is required for conversion events"):
+    with pytest.raises(ValidationError, match=r"data\.name is required for conversion events"):
         event("conversion", value=10)

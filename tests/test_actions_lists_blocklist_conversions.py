@@ -89,13 +89,17 @@ async def test_list_steps_change_membership_meet_goals_and_fire_triggers(stack: 
 
     joined_event = f"{enrollment}/join/1/0"
     assert entries(state, "join") == [("done", {"list_id": "news"})]
-    assert entries(state, "again") == [("skipped", {"reason": "already a member of the list", "list_id": "news"})]
+    assert entries(state, "again") == [
+        ("skipped", {"reason": "already a member of the list", "list_id": "news"})
+    ]
     assert entries(state, "leave") == [("done", {"list_id": "news"})]
     assert entries(state, "gone") == [("skipped", {"reason": "not a member of the list", "list_id": "news"})]
     assert entries(state, "nowhere") == [("failed", {"error": "no list 'not-made-yet'"})]
     assert entries(state, "after") == [("done", {})]
     assert state["goals_met"] == ["own"]
-    assert ("goal_met", {"event_id": joined_event, "from_step": "join", "moved": False}) in entries(state, "own")
+    assert ("goal_met", {"event_id": joined_event, "from_step": "join", "moved": False}) in entries(
+        state, "own"
+    )
     # The other enrollments saw the join; the trigger started one enrollment.
     state = await stack.until(waiting, lambda s: s["current_step"] == "hold")
     assert state["goals_met"] == ["joined"]
@@ -124,7 +128,9 @@ async def mail_stack(
     mailbox: tuple[Mailbox, int],  # noqa: F811
 ) -> AsyncIterator[Stack]:
     """A stack that delivers over SMTP to a real server on loopback."""
-    sending = Sending(smtp=SmtpServer("127.0.0.1", mailbox[1], tls="none"), default_sender="Acme <news@acme.test>")
+    sending = Sending(
+        smtp=SmtpServer("127.0.0.1", mailbox[1], tls="none"), default_sender="Acme <news@acme.test>"
+    )
     async with make_stack(time_env.client, engine, time_env, sending=sending) as stack:
         yield stack
 
@@ -223,8 +229,13 @@ async def test_conversions_are_attributed_meet_goals_and_add_up_per_automation(s
     ]
     # Its own event meets its goal (the step's event is applied at once), and another enrollment's.
     paid_event = f"{enrollment}/paid/1/0"
-    assert state["goals_met"] == ["converted"] and [m["step_id"] for m in state["messages"]] == ["offer", "thanks"]
-    assert ("goal_met", {"event_id": paid_event, "from_step": "paid", "moved": True}) in entries(state, "converted")
+    assert state["goals_met"] == ["converted"] and [m["step_id"] for m in state["messages"]] == [
+        "offer",
+        "thanks",
+    ]
+    assert ("goal_met", {"event_id": paid_event, "from_step": "paid", "moved": True}) in entries(
+        state, "converted"
+    )
     state = await stack.until(waiting, lambda s: s["current_step"] == "hold")
     assert state["goals_met"] == ["bought"]
     await completed(stack, enrollment)
@@ -240,7 +251,8 @@ async def test_conversions_are_attributed_meet_goals_and_add_up_per_automation(s
 
     # A second contact, on a second version that converts at another price.
     await stack.http.put(
-        f"/automations/{shop}", json={"name": "test", "steps": [{**s, "value": 20} if s["id"] == "paid" else s for s in steps]}
+        f"/automations/{shop}",
+        json={"name": "test", "steps": [{**s, "value": 20} if s["id"] == "paid" else s for s in steps]},
     )
     await completed(stack, await stack.enroll(shop, bob))
     totals = await stack.get(f"/automations/{shop}/conversions")

@@ -35,7 +35,9 @@ class ListActivities(ActivityGroup):
             run = session.get(StepRun, step.key)
             if run is not None:
                 row = session.get(EventRow, event_id)
-                retried.append(ListResult(changed=run.result["changed"], events=[from_row(row)] if row else []))
+                retried.append(
+                    ListResult(changed=run.result["changed"], events=[from_row(row)] if row else [])
+                )
                 return []
             membership = lists.join if step.join else lists.leave
             events = membership(session, step.list_id, step.contact_id, event_id)
@@ -46,7 +48,9 @@ class ListActivities(ActivityGroup):
         try:
             events = await bus.commit_and_deliver(change, skip=step.enrollment_id)
         except NotFound as error:
-            raise ApplicationError(f"no list '{step.list_id}'" if error.what == "list" else str(error), non_retryable=True) from None
+            raise ApplicationError(
+                f"no list '{step.list_id}'" if error.what == "list" else str(error), non_retryable=True
+            ) from None
         if retried:
             await bus.finish_delivery([event_id], skip=step.enrollment_id)
             return retried[0]

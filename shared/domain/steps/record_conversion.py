@@ -16,7 +16,10 @@ VALUE_BOUND = 10**15
 class RecordConversion(StepBase):
     type: Literal["record_conversion"]
     name: str = Field(min_length=1, max_length=200)
-    value: float | None = Field(default=None, ge=-VALUE_BOUND, le=VALUE_BOUND, allow_inf_nan=False)
+    # Strict: a number in JSON, never `true` or "49.5" (the JSON Schema says so).
+    value: float | None = Field(
+        default=None, ge=-VALUE_BOUND, le=VALUE_BOUND, allow_inf_nan=False, strict=True
+    )
     # ISO 4217 (`EUR`); values are summed per name whatever their currency.
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
