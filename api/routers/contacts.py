@@ -53,6 +53,20 @@ async def remove_tag(
     return await contacts.remove_tag(services, contact_id, tag)
 
 
+@router.post("/{contact_id}/blocklist", **guarded("admin", UNKNOWN))
+async def blocklist_contact(contact_id: ContactId, services: ServicesDep) -> ContactView:
+    """Put the contact on the blocklist: no automation sends it anything from
+    then on (each send is skipped, `contact is blocklisted`); internal `notify`
+    messages about it still go out. Answers the contact."""
+    return await contacts.blocklist(services, contact_id, True)
+
+
+@router.delete("/{contact_id}/blocklist", **guarded("admin", UNKNOWN))
+async def unblocklist_contact(contact_id: ContactId, services: ServicesDep) -> ContactView:
+    """Take the contact off the blocklist. Answers the contact."""
+    return await contacts.blocklist(services, contact_id, False)
+
+
 @router.get("/{contact_id}/enrollments", **guarded("read", {**PAGED, **UNKNOWN}))
 async def contact_enrollments(
     contact_id: ContactId, services: ServicesDep, page: PageDep, request: Request, response: Response

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.domain.events import Event
+from shared.domain.ids import Id
 
 EmailAction = Literal["opened", "clicked", "unsubscribed", "complained", "spam"]
 # The email events criteria read, and the actions each is. Providers report a
@@ -72,7 +73,32 @@ class CustomCriterion(_Criterion):
     value: str | int | float | bool | None = None
 
 
-CRITERION_TYPES = ("email", "sms", "link.clicked", "tag.added", "tag.removed", "appointment", "custom")
+class ListJoinedCriterion(_Criterion):
+    """The contact joined the list, whatever made it join (the API, a step of
+    any automation, this enrollment's own). Met once: leaving does not re-arm it."""
+
+    type: Literal["list.joined"]
+    list: Id
+
+
+class ConversionCriterion(_Criterion):
+    """A `conversion` event of that name: a `record_conversion` step's, or one posted."""
+
+    type: Literal["conversion"]
+    name: str = Field(min_length=1)
+
+
+CRITERION_TYPES = (
+    "email",
+    "sms",
+    "link.clicked",
+    "tag.added",
+    "tag.removed",
+    "appointment",
+    "custom",
+    "list.joined",
+    "conversion",
+)
 Criterion = Annotated[
     EmailCriterion
     | SmsCriterion
@@ -80,7 +106,9 @@ Criterion = Annotated[
     | TagAddedCriterion
     | TagRemovedCriterion
     | AppointmentCriterion
-    | CustomCriterion,
+    | CustomCriterion
+    | ListJoinedCriterion
+    | ConversionCriterion,
     Field(discriminator="type"),
 ]
 
@@ -124,6 +152,10 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
                 and data.get("name") == name
                 and (value is None or data.get("value") == value)
             )
+        case ListJoinedCriterion(list=list_id):
+            return event.type == "list.joined" and data.get("list_id") == list_id
+        case ConversionCriterion(name=name):
+            return event.type == "conversion" and data.get("name") == name
     return False
 
 

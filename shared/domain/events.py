@@ -37,6 +37,9 @@ EventType = Literal[
     "list.joined",
     "list.left",
     "contact.created",
+    # A conversion (`data.name`, optional `value` and `currency`): a
+    # `record_conversion` step's, or one posted from outside.
+    "conversion",
 ]
 
 # The data fields each event type must carry.
@@ -57,6 +60,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "list.joined": ("list_id",),
     "list.left": ("list_id",),
     "contact.created": (),
+    "conversion": ("name",),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is

@@ -141,6 +141,18 @@ async def _change_tag(services: Services, contact_id: str, tag: str, add: bool) 
     return TagsView(contact_id=contact_id, tags=now, event_id=events[0].id if events else None)
 
 
+async def blocklist(services: Services, contact_id: str, blocklisted: bool) -> ContactView:
+    """Put the contact on the blocklist (no automation sends it anything from
+    then on: each send skips it, `contact is blocklisted`), or take it off."""
+
+    def change(session: Session) -> ContactView:
+        if contacts.set_blocklisted(session, contact_id, blocklisted):
+            session.commit()
+        return _view(session, contact_id)
+
+    return await services.db(change)
+
+
 async def messages(services: Services, contact_id: str, page: Page) -> Listed[MessageView]:
     """The contact's messages in the outbox, oldest first."""
 

@@ -114,6 +114,17 @@ def change_tags(
     ]
 
 
+def set_blocklisted(session: Session, contact_id: str, blocklisted: bool) -> bool:
+    """Put the contact on the blocklist, or take it off; whether it changed.
+    Every send to the contact reads it (`worker.activities.sending`)."""
+    contact = get_contact(session, contact_id)
+    if contact.blocklisted == blocklisted:
+        return False
+    contact.blocklisted = blocklisted
+    session.add(contact)
+    return True
+
+
 def set_appointment(
     session: Session, appointment_id: str, contact_id: str, calendar_id: str, status: str
 ) -> tuple[Appointment, list[Event]]:

@@ -344,6 +344,27 @@ class BulkEnrollmentRow(SQLModel, table=True):
     finished_at: datetime | None = _time(nullable=True)
 
 
+class Conversion(SQLModel, table=True):
+    """A conversion a `record_conversion` step recorded, attributed to its
+    automation, version and step, and to the last message the enrollment sent
+    before it. Keyed by the step run: a retried activity records it once."""
+
+    __tablename__ = "conversions"
+    key: str = Field(primary_key=True)
+    automation_id: str = Field(index=True)
+    version: int
+    step_id: str
+    enrollment_id: str
+    contact_id: str
+    name: str
+    value: float | None = None
+    currency: str | None = None
+    message_id: str | None = None
+    # Its `conversion` event, stored in the same transaction.
+    event_id: str
+    occurred_at: datetime = _time(nullable=False)
+
+
 class Appointment(SQLModel, table=True):
     __tablename__ = "appointments"
     id: str = Field(primary_key=True)

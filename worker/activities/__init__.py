@@ -5,8 +5,11 @@ from collections.abc import Callable
 from typing import Any
 
 from worker.activities.base import ActivityGroup, Deps
+from worker.activities.blocklist import BlocklistActivities
 from worker.activities.contacts import ContactActivities
+from worker.activities.conversions import ConversionActivities
 from worker.activities.enrollment import EnrollmentActivities
+from worker.activities.lists import ListActivities
 from worker.activities.notify import NotifyActivities
 from worker.activities.other_automations import OtherAutomationActivities
 from worker.activities.send_email import SendEmailActivities
@@ -23,6 +26,9 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     TagActivities,
     AttributeActivities,
     OtherAutomationActivities,
+    ListActivities,
+    BlocklistActivities,
+    ConversionActivities,
 )
 
 

@@ -2,12 +2,15 @@
 one place that lists them (`docs/adding-a-step.md`)."""
 
 from worker.steps import (
+    blocklist,
     end,
     go_to,
     goal,
     if_else,
+    lists,
     notify,
     other_automations,
+    record_conversion,
     send_email,
     send_sms,
     send_whatsapp,
@@ -29,6 +32,10 @@ HANDLERS: dict[str, Handler] = {
     "add_tag": tags.run,
     "remove_tag": tags.run,
     "update_attribute": update_attribute.run,
+    "add_to_list": lists.run,
+    "remove_from_list": lists.run,
+    "blocklist": blocklist.run,
+    "record_conversion": record_conversion.run,
     "go_to": go_to.run,
     "goal": goal.run,
     "end": end.run,
