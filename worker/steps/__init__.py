@@ -14,6 +14,7 @@ from worker.steps import (
     update_attribute,
     wait,
     wait_for_event,
+    webhook,
 )
 from worker.steps.base import Enrollment, Handler
 
@@ -28,6 +29,7 @@ HANDLERS: dict[str, Handler] = {
     "add_tag": tags.run,
     "remove_tag": tags.run,
     "update_attribute": update_attribute.run,
+    "webhook": webhook.run,
     "go_to": go_to.run,
     "goal": goal.run,
     "end": end.run,

@@ -20,6 +20,7 @@ from shared.domain.steps import (
     update_attribute,
     wait,
     wait_for_event,
+    webhook,
 )
 from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId, planned
 
@@ -34,6 +35,7 @@ MODULES = (
     add_tag,
     remove_tag,
     update_attribute,
+    webhook,
     go_to,
     goal,
     end,
