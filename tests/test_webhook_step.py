@@ -31,6 +31,7 @@ from worker.activities.base import Deps
 from worker.activities.webhook import WebhookActivities
 from worker.outbox import Outbox
 from worker.steps.webhook import WebhookInput
+from worker.webhooks import Request, call
 
 SECRET = "whsec_" + base64.b64encode(b"goalflow-webhook-test-key-32-by").decode()
 
@@ -356,6 +357,35 @@ async def test_a_bad_webhook_step_is_a_422_naming_the_field(stack: Stack) -> Non
     [problem] = answer["detail"]
     assert problem["loc"][:4] == ["body", "steps", 0, "save"]
     assert "a path starts with $" in problem["msg"]
+
+
+@pytest.mark.workflow
+async def test_the_call_goes_to_the_address_that_was_checked_under_the_urls_name(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name that resolves to the allowed address when checked,
+    and to another one on any later lookup. The call connects to the address
+    it checked (no second lookup) and still names the host in `Host`."""
+    rebound, rebound_server = await serve("127.0.0.2", [ok()], port=receiver.port)
+    loop = asyncio.get_running_loop()
+    real, lookups = loop.getaddrinfo, []
+
+    async def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebinding.test":
+            return await real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "127.0.0.2"
+        return await real(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    request = Request("POST", f"http://rebinding.test:{receiver.port}/in", {}, b"{}")
+    allowed = parse_allowed(f"127.0.0.1:{receiver.port}")
+    async with rebound_server:
+        answer = await call(request, allowed, 10, lambda body: {})
+    assert answer.status == 200 and lookups == ["rebinding.test"]
+    assert rebound.connections == 0
+    [received] = receiver.requests
+    assert received.headers["host"] == f"rebinding.test:{receiver.port}"
 
 
 # ---- pure parts ---------------------------------------------------------------
