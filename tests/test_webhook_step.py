@@ -148,7 +148,8 @@ def verified(request: Received) -> Any:
 async def test_a_webhook_sends_the_contacts_fields_signed_and_saves_values_of_the_answer(
     stack: Stack, receiver: Receiver
 ) -> None:
-    receiver.answers = [ok({"data": {"id": "crm-42", "scores": [3, 7], "tier": None}})]
+    notes = "n" * 2000
+    receiver.answers = [ok({"data": {"id": "crm-42", "scores": [3, 7], "tier": None, "notes": notes}})]
     step = hook(
         "crm",
         receiver.port,
@@ -166,6 +167,7 @@ async def test_a_webhook_sends_the_contacts_fields_signed_and_saves_values_of_th
             "score": "$.data.scores[-1]",
             "tier": "$.data.tier",
             "owner": "$.data.owner",
+            "notes": "$.data.notes",
         },
     )
     contact, state = await run(
@@ -188,12 +190,14 @@ async def test_a_webhook_sends_the_contacts_fields_signed_and_saves_values_of_th
     assert crm["detail"] == {
         "status": 200,
         "webhook_id": request.headers["webhook-id"],
-        "saved": {"crm_id": "crm-42", "score": 7, "tier": None},
+        # A long value is saved whole, and shown in the history by its size.
+        "saved": {"crm_id": "crm-42", "score": 7, "tier": None, "notes": "(2,002 bytes of JSON)"},
         "missing": ["owner"],
     }
     assert entry(state, "later")["outcome"] == "done" and state["status"] == "completed"
     attributes = (await stack.get(f"/contacts/{contact}"))["attributes"]
     assert (attributes["crm_id"], attributes["score"], attributes.get("tier")) == ("crm-42", 7, None)
+    assert attributes["notes"] == notes
     assert "owner" not in attributes
 
 

@@ -38,6 +38,8 @@ from worker.webhooks import Answer, Refused, Request, Unreachable, call
 
 # What a failed step's history keeps of an answer's body.
 BODY_START = 500
+# A saved value the history shows as it is; a longer one by its size (it goes into the workflow's state).
+SHOWN_BYTES = 1000
 NO_SECRET = "webhook steps need GOALFLOW_WEBHOOK_SECRET (whsec_ + base64), which signs their requests"
 
 
@@ -175,7 +177,12 @@ def _store(
         result.skipped = "contact no longer exists"
     for attribute, value in saved.items() if result.skipped is None else ():
         changed = set_attribute(session, f"{step.key}/save/{attribute}", contact.id, attribute, value)
-        result.saved[attribute] = changed["new"]
+        result.saved[attribute] = _shown(changed["new"])
     session.add(StepRun(key=step.key, result=result.model_dump(mode="json")))
     session.commit()
     return result
+
+
+def _shown(value: Any) -> Any:
+    length = len(json.dumps(value, ensure_ascii=False).encode())
+    return value if length <= SHOWN_BYTES else f"({length:,} bytes of JSON)"

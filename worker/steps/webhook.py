@@ -25,6 +25,8 @@ REJECTED = "WebhookRejected"
 SERVER_ERROR = "WebhookServerError"
 UNREACHABLE = "WebhookUnreachable"
 ERRORS = (CANNOT, REFUSED, REJECTED, SERVER_ERROR, UNREACHABLE)
+# Error text kept in the history, as for any failed step.
+ERROR_CHARS = 1000
 # Past the call's own timeout: reading the step and saving what it answered.
 ATTEMPT_MARGIN = timedelta(seconds=30)
 FIRST_BACKOFF = timedelta(seconds=1)
@@ -41,7 +43,8 @@ class WebhookInput(SendInput):
 class WebhookResult(BaseModel):
     status: int | None = None
     webhook_id: str | None = None
-    # Attribute -> the value saved; `missing`: the attributes whose path the answer lacked.
+    # Attribute -> the value saved (a long one by its size: the history stays small);
+    # `missing`: the attributes whose path the answer lacked.
     saved: dict[str, Any] = {}
     missing: list[str] = []
     skipped: str | None = None
@@ -72,7 +75,7 @@ async def run(enrollment: Enrollment, step: Planned) -> int | None:
         detail: dict[str, Any] = dict(cause.details[0]) if cause.details else {}
         if error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED and attempts > 1:
             detail["attempts"] = attempts
-        enrollment.record(step.id, "failed", error=cause.message, **detail)
+        enrollment.record(step.id, "failed", error=cause.message[:ERROR_CHARS], **detail)
         return enrollment.after(step)
     if result is None:
         pulled = {"goal": enrollment.state.move_to} if enrollment.state.move_to else {"reason": "removed"}
