@@ -257,6 +257,18 @@ async def test_a_timeout_is_retried(stack: Stack, receiver: Receiver) -> None:
 
 
 @pytest.mark.workflow
+async def test_a_refused_connection_is_retried_then_fails_the_step(stack: Stack, allow: Allow) -> None:
+    closed, server = await serve("127.0.0.1", [ok()])
+    async with server:
+        pass  # Nothing listens there any more: each attempt's connection is refused.
+    allow(f"127.0.0.1:{closed.port}")
+    _, state = await run(stack, [hook("crm", closed.port, max_attempts=2)])
+    crm = entry(state, "crm")
+    assert crm["outcome"] == "failed" and crm["detail"]["attempts"] == 2
+    assert crm["detail"]["error"].startswith(f"ConnectError from 127.0.0.1:{closed.port}: ")
+
+
+@pytest.mark.workflow
 async def test_targets_outside_the_allowlist_get_no_connection_at_all(
     stack: Stack, receiver: Receiver
 ) -> None:
