@@ -8,7 +8,9 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.durations import parse_duration
+from shared.domain.outbound import parse_allowed
 from shared.domain.phones import E164
+from shared.domain.standard_webhooks import decode_secret
 
 EMAIL_PROVIDERS = ("smtp", "mailgun", "sendgrid", "postmark", "ses")
 
@@ -62,6 +64,11 @@ class Settings:
     # While live contacts are served, bulk enrollments pause this many times as
     # long as each start took (0: no yielding beyond the priority).
     bulk_yield: float
+    # The key webhook steps sign their requests with (Standard Webhooks; written
+    # `whsec_` + base64). Unset: webhook steps fail, saying so.
+    webhook_secret: bytes | None = None
+    # `host:port` pairs webhook steps may call though they are loopback or private.
+    webhook_allowed_hosts: frozenset[tuple[str, int]] = frozenset()
 
 
 @cache
@@ -98,6 +105,8 @@ def settings() -> Settings:
         postmark_webhook_password=os.environ.get("GOALFLOW_POSTMARK_WEBHOOK_PASSWORD") or None,
         bulk_priority=int(_one_of("GOALFLOW_BULK_PRIORITY", ("1", "2", "3", "4", "5"), "5")),
         bulk_yield=float(os.environ.get("GOALFLOW_BULK_YIELD", "3")),
+        webhook_secret=_webhook_secret("GOALFLOW_WEBHOOK_SECRET"),
+        webhook_allowed_hosts=_allowed_hosts("GOALFLOW_WEBHOOK_ALLOWED_HOSTS"),
     )
 
 
@@ -137,3 +146,20 @@ def _zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SystemExit(f"{name} is an IANA time zone such as Europe/Paris, not '{value}'") from None
     return value
+
+
+def _webhook_secret(name: str) -> bytes | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return decode_secret(value)
+    except ValueError as error:
+        raise SystemExit(f"{name}: {error}") from None
+
+
+def _allowed_hosts(name: str) -> frozenset[tuple[str, int]]:
+    try:
+        return parse_allowed(os.environ.get(name, ""))
+    except ValueError as error:
+        raise SystemExit(f"{name} is host:port pairs, comma-separated: {error}") from None

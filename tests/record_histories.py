@@ -13,6 +13,8 @@ running enrollments (and guard it with workflow.patched).
 """
 
 import asyncio
+import base64
+import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,7 @@ from aiosmtpd.controller import Controller
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from devstack import free_port
+from shared.settings import settings
 from shared.store.db import make_engine
 from tests.builders import NURTURE, email, goal, tag_added, wait
 from tests.conftest import Stack, binary, make_stack, time_skipping_server
@@ -242,6 +245,51 @@ async def started_and_removed_another(stack: Stack) -> str:
     return str(removed)
 
 
+async def webhook_calls(stack: Stack) -> str:
+    """Webhook steps: one retried after a 503 that saves an attribute from its
+    answer, one failed by a 4xx, one refused by the guard (a loopback port not
+    allowed), against a server on loopback."""
+    answers = iter([b"503 Service Unavailable", b'200 OK\r\n\r\n{"id": "crm-1"}', b"404 Not Found"])
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+        )
+        await reader.readexactly(length)
+        status, _, body = next(answers).partition(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (status, len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    os.environ["GOALFLOW_WEBHOOK_SECRET"] = (
+        "whsec_" + base64.b64encode(b"record-histories-webhook-key!!!!").decode()
+    )
+    os.environ["GOALFLOW_WEBHOOK_ALLOWED_HOSTS"] = f"127.0.0.1:{port}"
+    settings.cache_clear()
+    url = f"http://127.0.0.1:{port}/hook"
+    steps = [
+        {
+            "id": "saved",
+            "type": "webhook",
+            "url": url,
+            "body": {"email": "{{ contact.email }}"},
+            "save": {"crm_id": "$.id"},
+        },
+        {"id": "rejected", "type": "webhook", "url": url, "max_attempts": 3},
+        {"id": "refused", "type": "webhook", "url": f"http://127.0.0.1:{port + 1}/", "max_attempts": 3},
+    ]
+    async with server:
+        contact = await stack.contact()
+        enrollment = await stack.enroll(await stack.automation(steps), contact)
+        await stack.until(enrollment, lambda s: s["status"] == "completed")
+    return enrollment
+
+
 class Greylist:
     """An SMTP server's handler: takes every message but the second to GREYLISTED."""
 
@@ -269,6 +317,7 @@ SCENARIOS = (
     bulk_paged_paused_and_resumed,
     sequence_entered_then_replied,
     started_and_removed_another,
+    webhook_calls,
 )
 # Recorded on the dev server, with fake activities.
 ON_THE_DEV_SERVER = (queried_during_first_local_activity,)

@@ -311,21 +311,28 @@ class EnrollmentWorkflow:
     # ---- helpers ----------------------------------------------------------
 
     async def remote(
-        self, name: str, arg: Any, result_type: type[T], step: PlannedStep, within: timedelta
+        self,
+        name: str,
+        arg: Any,
+        result_type: type[T],
+        step: PlannedStep,
+        within: timedelta,
+        retry_policy: RetryPolicy = REMOTE_RETRY,
+        attempt: timedelta = ATTEMPT,
     ) -> T | None:
         """Run activity `name` as a regular activity, retried with backoff for
-        `within` at most. A goal pull or a removal waits for the attempt in
-        flight, not for later retries: then the answer is None, unless that
-        attempt went through."""
+        `within` at most (and as `retry_policy` says: a webhook step's attempts).
+        A goal pull or a removal waits for the attempt in flight, not for later
+        retries: then the answer is None, unless that attempt went through."""
         handle = workflow.start_activity(
             name,
             arg,
             result_type=result_type,
             schedule_to_close_timeout=within,
-            start_to_close_timeout=ATTEMPT,
+            start_to_close_timeout=attempt,
             # The activity heartbeats: an attempt on a worker that died is tried again soon.
             heartbeat_timeout=HEARTBEAT,
-            retry_policy=REMOTE_RETRY,
+            retry_policy=retry_policy,
             # The activity lets its attempt finish (unbroken): its result counts.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=f"{step.type} {step.id}",

@@ -16,6 +16,7 @@ from worker.activities.send_email import SendEmailActivities
 from worker.activities.send_text import TextActivities
 from worker.activities.tags import TagActivities
 from worker.activities.update_attribute import AttributeActivities
+from worker.activities.webhook import WebhookActivities
 
 GROUPS: tuple[type[ActivityGroup], ...] = (
     EnrollmentActivities,
@@ -29,6 +30,7 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     ListActivities,
     BlocklistActivities,
     ConversionActivities,
+    WebhookActivities,
 )
 
 

@@ -48,3 +48,11 @@ def _update(session: Session, step: AttributeInput) -> dict[str, Any]:
     session.add(StepRun(key=step.key, result=result))
     session.commit()
     return result
+
+
+def set_attribute(session: Session, key: str, contact_id: str, attribute: str, value: Any) -> dict[str, Any]:
+    """Set one attribute once per `key`, as an `update_attribute` step does
+    (a webhook step saving its answer): a retry returns the first change."""
+    return _update(
+        session, AttributeInput(key=key, contact_id=contact_id, attribute=attribute, op="set", value=value)
+    )

@@ -18,6 +18,7 @@ from worker.steps import (
     update_attribute,
     wait,
     wait_for_event,
+    webhook,
 )
 from worker.steps.base import Enrollment, Handler
 
@@ -36,6 +37,7 @@ HANDLERS: dict[str, Handler] = {
     "remove_from_list": lists.run,
     "blocklist": blocklist.run,
     "record_conversion": record_conversion.run,
+    "webhook": webhook.run,
     "go_to": go_to.run,
     "goal": goal.run,
     "end": end.run,

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
+from temporalio.common import RetryPolicy
+
 from shared.contracts import EnrollmentInput, EnrollmentState
 from shared.domain.definition import Plan
 from shared.domain.events import Event
@@ -23,10 +25,18 @@ class Enrollment(Protocol):
         ...
 
     async def remote(
-        self, name: str, arg: Any, result_type: type[T], step: Any, within: timedelta
+        self,
+        name: str,
+        arg: Any,
+        result_type: type[T],
+        step: Any,
+        within: timedelta,
+        retry_policy: RetryPolicy = ...,
+        attempt: timedelta = ...,
     ) -> T | None:
-        """Run activity `name` as a regular activity, retried for `within` at most;
-        None when a goal pull or a removal abandoned it."""
+        """Run activity `name` as a regular activity, retried for `within` at most
+        (and as `retry_policy` says), each attempt bounded by `attempt`; None when
+        a goal pull or a removal abandoned it."""
         ...
 
     def patched(self, patch_id: str) -> bool:

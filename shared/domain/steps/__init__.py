@@ -28,6 +28,7 @@ from shared.domain.steps import (
     update_attribute,
     wait,
     wait_for_event,
+    webhook,
 )
 from shared.domain.steps.base import END, Branch, Problem, StepBase, StepId, planned
 
@@ -46,6 +47,7 @@ MODULES = (
     remove_from_list,
     blocklist,
     record_conversion,
+    webhook,
     go_to,
     goal,
     end,
