@@ -24,6 +24,7 @@ from api.routers import (
     automations,
     bulk,
     contacts,
+    deals,
     dev,
     enrollments,
     events,
@@ -31,8 +32,10 @@ from api.routers import (
     links,
     lists,
     senders,
+    tasks,
     tracking,
     twilio,
+    users,
     webhooks,
 )
 from shared.domain.definition import DefinitionError
@@ -104,6 +107,9 @@ def create_app(
         tracking,
         twilio,
         webhooks,
+        users,
+        deals,
+        tasks,
         dev,
         definition_schema,
     ):

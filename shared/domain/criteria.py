@@ -66,6 +66,14 @@ class AppointmentCriterion(_Criterion):
     statuses: list[AppointmentStatus] = Field(min_length=1)
 
 
+class DealStageCriterion(_Criterion):
+    """A deal of the contact moved to one of `stages` of `pipeline`, whatever moved it."""
+
+    type: Literal["deal.stage"]
+    pipeline: str = Field(min_length=1)
+    stages: list[str] = Field(min_length=1)
+
+
 class CustomCriterion(_Criterion):
     type: Literal["custom"]
     name: str = Field(min_length=1)
@@ -73,6 +81,7 @@ class CustomCriterion(_Criterion):
 
 
 CRITERION_TYPES = ("email", "sms", "link.clicked", "tag.added", "tag.removed", "appointment", "custom")
+CRITERION_TYPES += ("deal.stage",)
 Criterion = Annotated[
     EmailCriterion
     | SmsCriterion
@@ -80,7 +89,8 @@ Criterion = Annotated[
     | TagAddedCriterion
     | TagRemovedCriterion
     | AppointmentCriterion
-    | CustomCriterion,
+    | CustomCriterion
+    | DealStageCriterion,
     Field(discriminator="type"),
 ]
 
@@ -117,6 +127,10 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
                 event.type == "appointment.status"
                 and data.get("calendar_id") == calendar
                 and data.get("status") in statuses
+            )
+        case DealStageCriterion(pipeline=pipeline, stages=stages):
+            return (
+                event.type == "deal.stage_changed" and data.get("pipeline") == pipeline and data.get("to") in stages
             )
         case CustomCriterion(name=name, value=value):
             return (

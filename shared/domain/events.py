@@ -37,6 +37,8 @@ EventType = Literal[
     "list.joined",
     "list.left",
     "contact.created",
+    # A deal moved to another stage (`data.deal_id`, `pipeline`, `from`, `to`).
+    "deal.stage_changed",
 ]
 
 # The data fields each event type must carry.
@@ -57,6 +59,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "list.joined": ("list_id",),
     "list.left": ("list_id",),
     "contact.created": (),
+    "deal.stage_changed": ("deal_id", "pipeline", "to"),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
@@ -73,6 +76,9 @@ SIGNALLED_DATA = (
     "value",
     "automated",
     "list_id",
+    # `deal.stage` criteria: the deal's pipeline and the stage it moved to.
+    "pipeline",
+    "to",
 )
 
 

@@ -6,11 +6,14 @@ from typing import Any
 
 from worker.activities.base import ActivityGroup, Deps
 from worker.activities.contacts import ContactActivities
+from worker.activities.deals import DealActivities
 from worker.activities.enrollment import EnrollmentActivities
 from worker.activities.notify import NotifyActivities
+from worker.activities.owners import OwnerActivities
 from worker.activities.send_email import SendEmailActivities
 from worker.activities.send_text import TextActivities
 from worker.activities.tags import TagActivities
+from worker.activities.tasks import TaskActivities
 from worker.activities.update_attribute import AttributeActivities
 
 GROUPS: tuple[type[ActivityGroup], ...] = (
@@ -21,6 +24,9 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     NotifyActivities,
     TagActivities,
     AttributeActivities,
+    DealActivities,
+    TaskActivities,
+    OwnerActivities,
 )
 
 

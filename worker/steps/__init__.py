@@ -2,6 +2,9 @@
 one place that lists them (`docs/adding-a-step.md`)."""
 
 from worker.steps import (
+    assign_user,
+    create_deal,
+    create_task,
     end,
     go_to,
     goal,
@@ -12,6 +15,7 @@ from worker.steps import (
     send_whatsapp,
     tags,
     update_attribute,
+    update_deal,
     wait,
     wait_for_event,
 )
@@ -31,6 +35,10 @@ HANDLERS: dict[str, Handler] = {
     "go_to": go_to.run,
     "goal": goal.run,
     "end": end.run,
+    "create_deal": create_deal.run,
+    "update_deal": update_deal.run,
+    "create_task": create_task.run,
+    "assign_user": assign_user.run,
 }
 
 __all__ = ["HANDLERS", "Enrollment", "Handler"]

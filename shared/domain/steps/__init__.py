@@ -8,6 +8,9 @@ from pydantic import Field
 
 from shared.domain.steps import (
     add_tag,
+    assign_user,
+    create_deal,
+    create_task,
     end,
     go_to,
     goal,
@@ -18,6 +21,7 @@ from shared.domain.steps import (
     send_sms,
     send_whatsapp,
     update_attribute,
+    update_deal,
     wait,
     wait_for_event,
 )
@@ -37,6 +41,10 @@ MODULES = (
     go_to,
     goal,
     end,
+    create_deal,
+    update_deal,
+    create_task,
+    assign_user,
 )
 
 MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
