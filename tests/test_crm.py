@@ -4,21 +4,24 @@ time-skipping server and each database."""
 
 import asyncio
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from shared.services.events import EventBus
-from shared.store.db import EventRow, Rotation
+from shared.store import users as user_store
+from shared.store.db import Contact, EventRow, Rotation, utcnow
 from tests.builders import DAY, goal, wait
 from tests.conftest import Stack
 from tests.test_notify import mail_stack  # noqa: F401  (the fixture)
 from tests.test_smtp import Mailbox, mailbox  # noqa: F401  (the fixture)
 from worker.activities.base import Deps
-from worker.activities.owners import OwnerActivities
+from worker.activities.owners import OwnerActivities, _assign
 from worker.outbox import Outbox
 from worker.steps.assign_user import AssignInput
 
@@ -141,7 +144,9 @@ async def test_create_deal_and_update_deal_steps_and_a_goal_met_by_the_steps_own
     assert deal["enrollment_id"] == enrollment
     assert entries(state, "open") == [("done", {"deal_id": deal["id"], "name": "Ada's plan"})]
     assert entries(state, "win") == [("done", {"deal_id": deal["id"], "from": "new", "to": "won"})]
-    assert entries(state, "again") == [("skipped", {"reason": f"deal '{deal['id']}' is at stage 'won' already"})]
+    assert entries(state, "again") == [
+        ("skipped", {"reason": f"deal '{deal['id']}' is at stage 'won' already"})
+    ]
     # The step's own event meets the goal, applied at once (no signal to itself).
     assert state["goals_met"] == ["won"]
     assert entries(state, "won")[0] == ("goal_met", {"event_id": f"{enrollment}/win/1/0", "from_step": "win",
@@ -241,7 +246,9 @@ async def test_assign_user_sets_the_owner_and_a_retry_answers_the_same_user(stac
 
     # The activity itself, retried after its first attempt went through: the
     # same user, and the rotation moved once.
-    activities = OwnerActivities(Deps(stack.engine, EventBus(stack.engine, stack.client), Outbox(stack.engine)))
+    activities = OwnerActivities(
+        Deps(stack.engine, EventBus(stack.engine, stack.client), Outbox(stack.engine))
+    )
     ask = AssignInput(key="rr.x.1/own/1", enrollment_id="rr.x.1", contact_id=contact, automation_id="rr",
                       version=1, step_id="own", users=["sam", "kim"])  # fmt: skip
     first = await ActivityEnvironment().run(activities.assign_user, ask)
@@ -269,6 +276,30 @@ async def test_round_robin_is_fair_under_100_concurrent_assignments(stack: Stack
         assert [(r.automation_id, r.version, r.turns) for r in session.exec(select(Rotation))] == [
             (automation, 1, 100)
         ]
+
+
+def test_round_robin_turns_taken_from_many_connections_at_once_are_each_taken_once(engine: Engine) -> None:
+    """As several workers would: 100 assignments from 20 threads, each on its
+    own connection, each in its own transaction."""
+    team = ["ann", "bob", "cy", "dee"]
+    with Session(engine) as session:
+        for user_id in team:
+            user_store.create_user(session, user_id, user_id, f"{user_id}@acme.test")
+        session.add_all(Contact(id=f"c{i}", created_at=utcnow()) for i in range(100))
+        session.commit()
+
+    def assign(i: int) -> str:
+        ask = AssignInput(key=f"rr.c{i}.1/route/1", enrollment_id=f"rr.c{i}.1", contact_id=f"c{i}",
+                          automation_id="rr", version=1, step_id="route", users=team)  # fmt: skip
+        with Session(engine) as session:
+            return str(_assign(session, ask).detail["user"])
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        picked = list(pool.map(assign, range(100)))
+    assert Counter(picked) == {user: 25 for user in team}
+    with Session(engine) as session:
+        owners = {c.id: c.owner for c in session.exec(select(Contact))}
+    assert owners == {f"c{i}": user for i, user in enumerate(picked)}
 
 
 async def test_notify_also_emails_its_users(

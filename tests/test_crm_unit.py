@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from shared.domain.criteria import DealStageCriterion, matches
 from shared.domain.crm import stage_changed
 from shared.domain.definition import DefinitionError, content_of, digest, parse_definition, plan_of, warnings
-from shared.domain.events import Event, signalled
+from shared.domain.events import REQUIRED_DATA, SIGNALLED_DATA, Event, signalled
 from shared.domain.steps.notify import Notify
 
 pytestmark = pytest.mark.unit
@@ -33,25 +33,25 @@ def problem_of(*steps: dict[str, Any]) -> tuple[list[Any], str]:
 
 
 def test_every_crm_step_is_accepted_and_its_template_stays_out_of_the_plan() -> None:
-    automation = parse_definition(
-        definition(
-            DEAL,
-            {"id": "move", "type": "update_deal", "stage": "qualified"},
-            {"id": "call", "type": "create_task", "title": "Call {{ contact.first_name }}", "due_in": "P1D",
-             "assignee": "sam"},
-            {"id": "one", "type": "assign_user", "user": "sam"},
-            {"id": "turns", "type": "assign_user", "users": ["sam", "kim"], "strategy": "round_robin"},
-            {"id": "won", "type": "goal", "criteria": [{"type": "deal.stage", "pipeline": "sales",
-                                                       "stages": ["won"]}]},
-        )  # fmt: skip
-    )
+    steps = [
+        DEAL,
+        {"id": "move", "type": "update_deal", "stage": "qualified"},
+        {"id": "call", "type": "create_task", "title": "Call {{ contact.first_name }}", "due_in": "P1D",
+         "assignee": "sam"},
+        {"id": "one", "type": "assign_user", "user": "sam"},
+        {"id": "turns", "type": "assign_user", "users": ["sam", "kim"], "strategy": "round_robin"},
+        {"id": "won", "type": "goal", "criteria": [{"type": "deal.stage", "pipeline": "sales", "stages": ["won"]}]},
+    ]  # fmt: skip
+    automation = parse_definition(definition(*steps))
     plan = plan_of(automation).model_dump(mode="json")
     deal, _, task = plan["steps"][:3]
     assert "name" not in deal and deal["pipeline"] == "sales" and deal["digest"].startswith("sha256:")
     assert "title" not in task and task["due_in"] == "P1D"
     assert automation.steps[4].strategy == "round_robin"
     # Saved, then parsed again: the same automation.
-    assert parse_definition(automation.model_dump(mode="json", by_alias=True, exclude_none=True)) == automation
+    assert (
+        parse_definition(automation.model_dump(mode="json", by_alias=True, exclude_none=True)) == automation
+    )
     assert warnings(automation) == [
         "step 'open': contact.company is printed without a default; contacts without it are skipped "
         "(missing merge field)",
@@ -84,7 +84,7 @@ def test_a_bad_crm_step_is_refused_naming_the_step_and_the_field(
     step: dict[str, Any], loc: list[Any], message: str
 ) -> None:
     found_loc, msg = problem_of(step)
-    assert found_loc == loc and message in msg and msg.startswith("step 'a': ")
+    assert found_loc == loc and message in msg and msg.startswith(f"step '{step['id']}': ")
 
 
 def test_a_notify_saved_before_users_existed_keeps_its_digest() -> None:
@@ -107,13 +107,22 @@ def test_a_deal_stage_criterion_meets_a_move_into_one_of_its_stages_of_its_pipel
     assert matches(won, moved("sales", "won"), {}) and matches(won, moved("sales", "signed"), {})
     assert not matches(won, moved("sales", "lost"), {})
     assert not matches(won, moved("renewals", "won"), {})
-    assert not matches(won, moved("sales", "won", kind="custom"), {})
+    assert not matches(won, moved("sales", "won", kind="contact.created"), {})
 
 
 def test_a_stage_change_is_signalled_with_what_the_criterion_reads() -> None:
     event = stage_changed("ev1", "ada", "d1", "sales", "new", "won", NOW)
     assert event.data == {"deal_id": "d1", "pipeline": "sales", "from": "new", "to": "won"}
-    assert signalled(event).data == {"pipeline": "sales", "to": "won"}
-    assert matches(DealStageCriterion(type="deal.stage", pipeline="sales", stages=["won"]), signalled(event), {})
+    assert signalled(event).data == {"deal_id": "d1", "pipeline": "sales", "to": "won"}
+    assert matches(
+        DealStageCriterion(type="deal.stage", pipeline="sales", stages=["won"]), signalled(event), {}
+    )
     with pytest.raises(ValidationError, match=r"data.pipeline is required for deal.stage_changed events"):
         Event(id="e", contact_id="ada", type="deal.stage_changed", data={"deal_id": "d1", "to": "won"})
+
+
+def test_what_an_event_requires_is_signalled_for_every_event_type() -> None:
+    """A signal is validated as an event in the workflow: a required field cut
+    from it would fail the enrollment's workflow task."""
+    for event_type, fields in REQUIRED_DATA.items():
+        assert set(fields) <= set(SIGNALLED_DATA), event_type

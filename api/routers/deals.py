@@ -43,9 +43,7 @@ class DealPatch(_Body):
 @router.post(
     "/deals",
     status_code=status.HTTP_201_CREATED,
-    **guarded(
-        "admin", {**BODY, **not_found("contact or user"), **conflict("A deal with that id exists")}
-    ),
+    **guarded("admin", {**BODY, **not_found("contact or user"), **conflict("A deal with that id exists")}),
 )
 async def create_deal(body: DealIn, services: ServicesDep) -> DealView:
     """A deal of the contact; `id` is optional (generated when absent). Made at

@@ -47,9 +47,7 @@ class TaskPatch(_Body):
 @router.post(
     "/tasks",
     status_code=status.HTTP_201_CREATED,
-    **guarded(
-        "admin", {**BODY, **not_found("contact or user"), **conflict("A task with that id exists")}
-    ),
+    **guarded("admin", {**BODY, **not_found("contact or user"), **conflict("A task with that id exists")}),
 )
 async def create_task(body: TaskIn, services: ServicesDep) -> TaskView:
     """An open task about the contact; `id` is optional (generated when absent)."""

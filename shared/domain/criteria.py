@@ -130,7 +130,9 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
             )
         case DealStageCriterion(pipeline=pipeline, stages=stages):
             return (
-                event.type == "deal.stage_changed" and data.get("pipeline") == pipeline and data.get("to") in stages
+                event.type == "deal.stage_changed"
+                and data.get("pipeline") == pipeline
+                and data.get("to") in stages
             )
         case CustomCriterion(name=name, value=value):
             return (

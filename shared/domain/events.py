@@ -76,7 +76,9 @@ SIGNALLED_DATA = (
     "value",
     "automated",
     "list_id",
-    # `deal.stage` criteria: the deal's pipeline and the stage it moved to.
+    # `deal.stage` criteria: the deal's pipeline and the stage it moved to (and
+    # the deal, which the event requires: a signal is validated as an event).
+    "deal_id",
     "pipeline",
     "to",
 )
