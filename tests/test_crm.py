@@ -114,6 +114,7 @@ async def test_unknown_ids_are_404_and_bad_fields_are_422_naming_them(stack: Sta
         (await http.post("/users", json={"name": "Sam", "email": "not an address"}), ["body", "email"]),
         (await http.post("/users", json={"email": "s@acme.test"}), ["body", "name"]),
         (await http.post("/deals", json={**deal_in, "amount": -5}), ["body", "amount"]),
+        (await http.patch(f"/deals/{deal['id']}", json={"amount": "10"}), ["body", "amount"]),
         (await http.post("/deals", json={k: v for k, v in deal_in.items() if k != "pipeline"}),
          ["body", "pipeline"]),
         (await http.patch(f"/deals/{deal['id']}", json={"stage": ""}), ["body", "stage"]),

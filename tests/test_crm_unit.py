@@ -69,6 +69,7 @@ def test_every_crm_step_is_accepted_and_its_template_stays_out_of_the_plan() -> 
         ({"id": "a", "type": "assign_user", "users": ["a"], "strategy": "random"}, ["steps", 0, "strategy"],
          "'round_robin'"),
         ({**DEAL, "amount": -1}, ["steps", 0, "amount"], "greater than or equal to 0"),
+        ({**DEAL, "amount": False}, ["steps", 0, "amount"], "valid number"),
         ({**DEAL, "name": "{{ oops"}, ["steps", 0, "name"], "template error"),
         ({**DEAL, "pipeline": ""}, ["steps", 0, "pipeline"], "at least 1 character"),
         ({"id": "a", "type": "update_deal"}, ["steps", 0, "stage"], "Field required"),

@@ -10,8 +10,9 @@ from shared.domain.events import Event
 
 # A pipeline's, a stage's, a deal's or a task's name.
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-# What a deal is worth: a finite number, never below zero.
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# What a deal is worth: a finite number, never below zero; a JSON number only
+# (strict: `false` or `"10"` are not amounts).
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 # A rendered deal name or task title longer than a Name is cut to it.
 NAME_CHARS = 200
 
