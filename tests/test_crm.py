@@ -21,9 +21,12 @@ from tests.conftest import Stack
 from tests.test_notify import mail_stack  # noqa: F401  (the fixture)
 from tests.test_smtp import Mailbox, mailbox  # noqa: F401  (the fixture)
 from worker.activities.base import Deps
+from worker.activities.deals import DealActivities
 from worker.activities.owners import OwnerActivities, _assign
 from worker.outbox import Outbox
 from worker.steps.assign_user import AssignInput
+from worker.steps.create_deal import DealInput
+from worker.steps.update_deal import StageInput
 
 pytestmark = pytest.mark.workflow
 
@@ -165,6 +168,29 @@ async def test_create_deal_and_update_deal_steps_and_a_goal_met_by_the_steps_own
     assert entries(state, "open") == [("skipped", {"reason": "missing merge field contact.company"})]
     assert entries(state, "ghost") == [("failed", {"error": "no user 'ghost'"})]
     assert len(await stack.get(f"/contacts/{contact}/deals")) == 1
+
+
+async def test_retried_deal_steps_repeat_nothing_and_hand_back_their_event(stack: Stack) -> None:
+    """A crash after a step's transaction: the retry makes no second deal, no
+    second event, and answers what the first run did, its event included."""
+    steps = [{"id": "open", "type": "create_deal", "name": "Plan", "pipeline": "sales", "stage": "new"}]
+    automation = await stack.automation(steps)
+    contact = await stack.contact()
+    activities = DealActivities(
+        Deps(stack.engine, EventBus(stack.engine, stack.client), Outbox(stack.engine))
+    )
+    run = {"enrollment_id": "en.1", "contact_id": contact, "automation_id": automation, "version": 1}
+    create = DealInput(**run, key="en.1/open/1", step_id="open", digest=None, pipeline="sales", stage="new")
+    move = StageInput(**run, key="en.1/win/1", step_id="win", stage="won")
+    env = ActivityEnvironment()
+    made, made_again = [await env.run(activities.create_deal, create) for _ in range(2)]
+    moved, moved_again = [await env.run(activities.update_deal, move) for _ in range(2)]
+    assert made == made_again and moved == moved_again
+    [deal] = await stack.get(f"/contacts/{contact}/deals")
+    assert made.detail == {"deal_id": deal["id"], "name": "Plan"} and deal["stage"] == "won"
+    assert [e.id for e in moved.events] == ["en.1/win/1/0"]
+    with Session(stack.engine) as session:
+        assert len(session.exec(select(EventRow).where(EventRow.type == "deal.stage_changed")).all()) == 1
 
 
 async def test_a_deal_stage_patch_meets_the_goal_of_a_waiting_enrollment(stack: Stack) -> None:

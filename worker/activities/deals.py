@@ -41,12 +41,14 @@ class DealActivities(CrmActivities):
             name = rendered(self.template(step, step.digest, "name"), contact, "name")
             if isinstance(name, CrmResult):
                 return name
-            fields = step.model_dump(include={"contact_id", "pipeline", "stage", "amount", "owner"})
-            deal = deals.create_deal(
-                session,
-                {**fields, "id": new_id("deal"), "name": name, "enrollment_id": step.enrollment_id,
-                 "step_key": step.key},
-            )  # fmt: skip
+            fields = {
+                **step.model_dump(include={"contact_id", "pipeline", "stage", "amount", "owner"}),
+                "id": new_id("deal"),
+                "name": name,
+                "enrollment_id": step.enrollment_id,
+                "step_key": step.key,
+            }
+            deal = deals.create_deal(session, fields)
             session.commit()
             return made(deal)
 
