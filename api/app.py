@@ -25,6 +25,7 @@ from api.routers import (
     bulk,
     contacts,
     conversions,
+    deals,
     dev,
     enrollments,
     events,
@@ -32,8 +33,10 @@ from api.routers import (
     links,
     lists,
     senders,
+    tasks,
     tracking,
     twilio,
+    users,
     webhooks,
 )
 from shared.domain.definition import DefinitionError
@@ -106,6 +109,9 @@ def create_app(
         tracking,
         twilio,
         webhooks,
+        users,
+        deals,
+        tasks,
         dev,
         definition_schema,
     ):

@@ -67,6 +67,14 @@ class AppointmentCriterion(_Criterion):
     statuses: list[AppointmentStatus] = Field(min_length=1)
 
 
+class DealStageCriterion(_Criterion):
+    """A deal of the contact moved to one of `stages` of `pipeline`, whatever moved it."""
+
+    type: Literal["deal.stage"]
+    pipeline: str = Field(min_length=1)
+    stages: list[str] = Field(min_length=1)
+
+
 class CustomCriterion(_Criterion):
     type: Literal["custom"]
     name: str = Field(min_length=1)
@@ -98,6 +106,7 @@ CRITERION_TYPES = (
     "custom",
     "list.joined",
     "conversion",
+    "deal.stage",
 )
 Criterion = Annotated[
     EmailCriterion
@@ -108,7 +117,8 @@ Criterion = Annotated[
     | AppointmentCriterion
     | CustomCriterion
     | ListJoinedCriterion
-    | ConversionCriterion,
+    | ConversionCriterion
+    | DealStageCriterion,
     Field(discriminator="type"),
 ]
 
@@ -145,6 +155,12 @@ def matches(criterion: Criterion, event: Event, sent: dict[str, str]) -> bool:
                 event.type == "appointment.status"
                 and data.get("calendar_id") == calendar
                 and data.get("status") in statuses
+            )
+        case DealStageCriterion(pipeline=pipeline, stages=stages):
+            return (
+                event.type == "deal.stage_changed"
+                and data.get("pipeline") == pipeline
+                and data.get("to") in stages
             )
         case CustomCriterion(name=name, value=value):
             return (

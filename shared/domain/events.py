@@ -40,6 +40,8 @@ EventType = Literal[
     # A conversion (`data.name`, optional `value` and `currency`): a
     # `record_conversion` step's, or one posted from outside.
     "conversion",
+    # A deal moved to another stage (`data.deal_id`, `pipeline`, `from`, `to`).
+    "deal.stage_changed",
 ]
 
 # The data fields each event type must carry.
@@ -61,6 +63,7 @@ REQUIRED_DATA: dict[str, tuple[str, ...]] = {
     "list.left": ("list_id",),
     "contact.created": (),
     "conversion": ("name",),
+    "deal.stage_changed": ("deal_id", "pipeline", "to"),
 }
 APPOINTMENT_STATUSES = ("new", "confirmed", "showed", "cancelled", "no_show")
 # The data fields that criteria read (shared.domain.criteria): all an enrollment is
@@ -77,6 +80,11 @@ SIGNALLED_DATA = (
     "value",
     "automated",
     "list_id",
+    # `deal.stage` criteria: the deal's pipeline and the stage it moved to (and
+    # the deal, which the event requires: a signal is validated as an event).
+    "deal_id",
+    "pipeline",
+    "to",
 )
 
 

@@ -36,6 +36,8 @@ class ContactView(BaseModel):
     consent: dict[str, str] = {}
     # The ids of the lists it is in.
     lists: list[str] = []
+    # The user who owns it (set by an `assign_user` step).
+    owner: str | None = None
 
 
 class TagsView(BaseModel):

@@ -79,6 +79,8 @@ class Contact(SQLModel, table=True):
     # Per channel: email subscribed | unsubscribed | bounced | complained; sms and
     # whatsapp subscribed | unsubscribed. A channel not named is subscribed.
     consent: dict[str, str] = _json(dict, nullable=False, server_default="{}")
+    # The user who owns the contact (an `assign_user` step's choice).
+    owner: str | None = None
 
 
 class AutomationRow(SQLModel, table=True):
@@ -372,6 +374,63 @@ class Appointment(SQLModel, table=True):
     calendar_id: str
     status: str
     updated_at: datetime = _time(nullable=False)
+
+
+class User(SQLModel, table=True):
+    """Someone on the team: deals and contacts are theirs, tasks are for them."""
+
+    __tablename__ = "users"
+    id: str = Field(primary_key=True)
+    name: str
+    email: str
+    created_at: datetime = _time(nullable=False)
+
+
+class Deal(SQLModel, table=True):
+    __tablename__ = "deals"
+    id: str = Field(primary_key=True)
+    contact_id: str = Field(index=True)
+    name: str
+    pipeline: str
+    stage: str
+    amount: float | None = None
+    # A user id.
+    owner: str | None = None
+    # The enrollment whose `create_deal` step made it (its `update_deal` steps
+    # move it), and that step run's key, which a retry finds it by.
+    enrollment_id: str | None = Field(default=None, index=True)
+    step_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    id: str = Field(primary_key=True)
+    contact_id: str = Field(index=True)
+    title: str
+    due_at: datetime | None = _time(nullable=True)
+    # A user id.
+    assignee: str | None = None
+    # open | done
+    status: str = "open"
+    # As for deals: the enrollment and step run that made it.
+    enrollment_id: str | None = None
+    step_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = _time(nullable=False)
+    completed_at: datetime | None = _time(nullable=True)
+
+
+class Rotation(SQLModel, table=True):
+    """A round-robin `assign_user` step's count of turns taken, per automation
+    version and step: moved by one statement per turn, so concurrent turns
+    each get their own (the row's lock on PostgreSQL, SQLite's one writer)."""
+
+    __tablename__ = "rotations"
+    automation_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    step_id: str = Field(primary_key=True)
+    turns: int = 0
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

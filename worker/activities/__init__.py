@@ -8,13 +8,16 @@ from worker.activities.base import ActivityGroup, Deps
 from worker.activities.blocklist import BlocklistActivities
 from worker.activities.contacts import ContactActivities
 from worker.activities.conversions import ConversionActivities
+from worker.activities.deals import DealActivities
 from worker.activities.enrollment import EnrollmentActivities
 from worker.activities.lists import ListActivities
 from worker.activities.notify import NotifyActivities
 from worker.activities.other_automations import OtherAutomationActivities
+from worker.activities.owners import OwnerActivities
 from worker.activities.send_email import SendEmailActivities
 from worker.activities.send_text import TextActivities
 from worker.activities.tags import TagActivities
+from worker.activities.tasks import TaskActivities
 from worker.activities.update_attribute import AttributeActivities
 from worker.activities.webhook import WebhookActivities
 
@@ -31,6 +34,9 @@ GROUPS: tuple[type[ActivityGroup], ...] = (
     BlocklistActivities,
     ConversionActivities,
     WebhookActivities,
+    DealActivities,
+    TaskActivities,
+    OwnerActivities,
 )
 
 

@@ -1,6 +1,7 @@
-"""`notify`: an internal email about the contact to the step's addresses, over
-the outbox's SMTP path. The contact's consent and the send window do not apply,
-and nothing in it is tracked (no trigger links, no open image, no unsubscribe)."""
+"""`notify`: an internal email about the contact to the step's addresses and
+its users' emails (read as the step runs), over the outbox's SMTP path. The
+contact's consent and the send window do not apply, and nothing in it is
+tracked (no trigger links, no open image, no unsubscribe)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from shared.store import users
 from worker.activities.base import unbroken
 from worker.activities.sending import Sends
 from worker.email import OutgoingEmail, merge_fields
@@ -30,12 +32,13 @@ class NotifyActivities(Sends):
         parts = self.render_all(content.templates, merge_fields(contact))
         if isinstance(parts, SendResult):
             return parts
+        to = await self._recipients(content.fields["to"], content.fields.get("users") or [])
         email = OutgoingEmail(
             idempotency_key=step.key,
             enrollment_id=step.enrollment_id,
             step_id=step.step_id,
             contact_id=step.contact_id,
-            to=", ".join(content.fields["to"]),
+            to=", ".join(to),
             subject=parts["subject"],
             body=parts["body"],
             sender=content.fields["sender"],
@@ -45,3 +48,14 @@ class NotifyActivities(Sends):
             return SendResult(message_id=await self.deps.outbox.send(email))
         except SmtpError as error:
             raise ApplicationError(f"SMTP: {error}", non_retryable=error.permanent) from None
+
+    async def _recipients(self, to: list[str], user_ids: list[str]) -> list[str]:
+        """`to`, then the users' emails, each address once. A user nobody
+        created fails the step: the message would miss someone."""
+        if not user_ids:
+            return to
+        emails = await self.db(lambda s: users.emails_of(s, user_ids))
+        missing = [u for u in user_ids if u not in emails]
+        if missing:
+            raise ApplicationError(f"no user '{missing[0]}'", non_retryable=True)
+        return list(dict.fromkeys([*to, *(emails[u] for u in user_ids)]))

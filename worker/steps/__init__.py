@@ -2,7 +2,10 @@
 one place that lists them (`docs/adding-a-step.md`)."""
 
 from worker.steps import (
+    assign_user,
     blocklist,
+    create_deal,
+    create_task,
     end,
     go_to,
     goal,
@@ -16,6 +19,7 @@ from worker.steps import (
     send_whatsapp,
     tags,
     update_attribute,
+    update_deal,
     wait,
     wait_for_event,
     webhook,
@@ -45,6 +49,10 @@ HANDLERS: dict[str, Handler] = {
     "remove_from_automation": other_automations.leave,
     "enroll_in_sequence": other_automations.enter,
     "unenroll_from_sequence": other_automations.leave,
+    "create_deal": create_deal.run,
+    "update_deal": update_deal.run,
+    "create_task": create_task.run,
+    "assign_user": assign_user.run,
 }
 
 __all__ = ["HANDLERS", "Enrollment", "Handler"]

@@ -9,7 +9,10 @@ from pydantic import Field
 from shared.domain.steps import (
     add_tag,
     add_to_list,
+    assign_user,
     blocklist,
+    create_deal,
+    create_task,
     end,
     enroll_in_sequence,
     go_to,
@@ -26,6 +29,7 @@ from shared.domain.steps import (
     start_automation,
     unenroll_from_sequence,
     update_attribute,
+    update_deal,
     wait,
     wait_for_event,
     webhook,
@@ -55,6 +59,10 @@ MODULES = (
     remove_from_automation,
     enroll_in_sequence,
     unenroll_from_sequence,
+    create_deal,
+    update_deal,
+    create_task,
+    assign_user,
 )
 
 MODELS: tuple[type[StepBase], ...] = tuple(m.MODEL for m in MODULES)
