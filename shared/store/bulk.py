@@ -15,7 +15,7 @@ from shared.domain.conditions import Condition
 from shared.domain.errors import NotFound
 from shared.domain.paging import Page
 from shared.store import lists, segments
-from shared.store.db import BulkEnrollmentRow, Contact, EnrollmentRow, utcnow
+from shared.store.db import BulkEnrollmentRow, EnrollmentRow, utcnow
 from shared.store.paging import paged
 
 _CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)
@@ -115,10 +115,6 @@ def entered_by_bulk(
         EnrollmentRow.automation_id == automation_id, col(EnrollmentRow.contact_id).in_(list(contact_ids))
     )
     return {contact for contact, by in session.exec(query) if by and by.get("bulk_id") == bulk_id}
-
-
-def existing_contacts(session: Session, contact_ids: Sequence[str]) -> set[str]:
-    return set(session.exec(select(Contact.id).where(col(Contact.id).in_(list(contact_ids)))))
 
 
 def advance(
